@@ -1,0 +1,90 @@
+"""Ketamine-care symptom diary: application factory."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, send_from_directory
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from diary.config import Config
+
+API_SPEC = {
+    "API_TITLE": "Ketamine-care symptom diary",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    # Served from the swagger-ui-bundle package: the docs work without internet access.
+    "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+}
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    config = Config.from_env()
+    for key, value in (overrides or {}).items():
+        setattr(config, key, value)
+    os.makedirs(app.instance_path, exist_ok=True)
+    config.apply_defaults(app.instance_path)
+    config.validate()
+    app.config.update(config.as_flask_config())
+    app.config.update(API_SPEC)
+    app.json.sort_keys = False
+
+    if config.TRUSTED_PROXY_HOPS:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXY_HOPS, x_proto=config.TRUSTED_PROXY_HOPS)
+
+    _init_extensions(app)
+    _register_docs_assets(app)
+
+    from diary import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from diary import (
+        models,  # noqa: F401  (register every table with the metadata)
+        observability,
+    )
+    from diary.api import register_blueprints
+    from diary.errors import register_error_handlers
+    from diary.extensions import api, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir, "migrations"))
+    limiter.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    from diary.schemas.fields import OPENAPI_FIELD_TYPES
+
+    for field_class, (type_, format_) in OPENAPI_FIELD_TYPES.items():
+        api.ma_plugin.map_to_openapi_type(field_class, type_, format_)
+    register_blueprints(api)
+    register_error_handlers(app)
+    observability.init_app(app)
+
+
+def _register_docs_assets(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    @app.get("/api/v1/docs/assets/<path:filename>")
+    def swagger_ui_assets(filename: str):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    # SQLite ignores foreign keys unless asked, and WAL lets the worker and the API share the file.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

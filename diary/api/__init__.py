@@ -1,0 +1,10 @@
+"""HTTP layer: one blueprint per resource, thin views over diary.domain."""
+
+from flask_smorest import Api
+
+from diary.api import auth, entries, me, ops, patients
+
+
+def register_blueprints(api: Api) -> None:
+    for module in (auth, me, entries, patients, ops):
+        api.register_blueprint(module.blp)

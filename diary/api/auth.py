@@ -1,0 +1,69 @@
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from diary.api.guard import authenticated
+from diary.domain import accounts, tokens
+from diary.domain.errors import AuthFailed, Invalid
+from diary.extensions import db, limiter
+from diary.schemas.auth import EnrollRequestSchema, RefreshRequestSchema, TokenPairSchema, TokenRequestSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login, token refresh, enrolment")
+
+
+def _auth_limit() -> str:
+    return current_app.config["AUTH_RATE_LIMIT"]
+
+
+@blp.route("/token")
+class Token(MethodView):
+    decorators = [limiter.limit(_auth_limit)]
+
+    @blp.arguments(TokenRequestSchema)
+    @blp.response(200, TokenPairSchema)
+    def post(self, body):
+        """Log in with email and password"""
+        pair = accounts.login(body["email"], body["password"])
+        db.session.commit()
+        return pair.as_dict()
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    @blp.arguments(RefreshRequestSchema)
+    @blp.response(200, TokenPairSchema)
+    def post(self, body):
+        """Exchange a refresh token for a new pair; the old one stops working"""
+        try:
+            pair = tokens.rotate(body["refresh_token"])
+        except AuthFailed:
+            # A detected reuse revokes the session: that must persist even though we answer 401.
+            db.session.commit()
+            raise
+        db.session.commit()
+        return pair.as_dict()
+
+
+@blp.route("/enroll")
+class Enroll(MethodView):
+    decorators = [limiter.limit(_auth_limit)]
+
+    @blp.arguments(EnrollRequestSchema)
+    @blp.response(201, TokenPairSchema)
+    def post(self, body):
+        """Enrol as a patient with the one-time code from the clinic"""
+        if len(body["password"]) < current_app.config["PASSWORD_MIN_LENGTH"]:
+            raise Invalid("password", f"must be at least {current_app.config['PASSWORD_MIN_LENGTH']} characters")
+        _, pair = accounts.enroll(body["enrollment_code"], body["email"], body["password"])
+        db.session.commit()
+        return pair.as_dict()
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @authenticated()
+    @blp.response(204)
+    def post(self):
+        """Revoke this login's refresh tokens"""
+        tokens.revoke_session(g.claims.session_id, reason="logout")
+        db.session.commit()

@@ -1,0 +1,142 @@
+"""The patient's diary: entries (single and batch sync) and questionnaires."""
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import ValidationError
+
+from diary.api.guard import authenticated, current_user
+from diary.api.me import own_profile
+from diary.domain import entries, safety, scoring
+from diary.domain.errors import Conflict, DomainError, Invalid
+from diary.extensions import db
+from diary.models import Clinic
+from diary.schemas.patients import (
+    AssessmentInSchema,
+    AssessmentSchema,
+    BatchInSchema,
+    BatchOutSchema,
+    EntryInSchema,
+    EntryListQuerySchema,
+    EntryPageSchema,
+    EntryPatchSchema,
+    EntrySchema,
+)
+
+blp = Blueprint("entries", __name__, url_prefix="/api/v1/me", description="Diary entries and questionnaires")
+
+
+def _safety() -> dict[str, Any]:
+    return safety.crisis_resources(db.session.get(Clinic, current_user().clinic_id))
+
+
+def _with_safety(row: Any, at_risk: bool) -> Any:
+    if at_risk:
+        row.safety = _safety()
+    return row
+
+
+def _reports_self_harm(entry) -> bool:
+    return (entry.self_harm_thoughts or 0) >= 1
+
+
+@blp.route("/entries")
+class Entries(MethodView):
+    @authenticated("patient")
+    @blp.arguments(EntryInSchema)
+    @blp.response(201, EntrySchema)
+    @blp.alt_response(200, schema=EntrySchema, description="replay of an entry already stored")
+    @blp.alt_response(409, description="id already used with different content")
+    def post(self, body):
+        """Log an entry (idempotent on the client's id)"""
+        entry, created = entries.create_entry(own_profile(), body)
+        db.session.commit()
+        return _with_safety(entry, _reports_self_harm(entry)), 201 if created else 200
+
+    @authenticated("patient")
+    @blp.arguments(EntryListQuerySchema, location="query")
+    @blp.response(200, EntryPageSchema)
+    def get(self, query):
+        """My entries, newest first, by local date range"""
+        date_from, date_to = query.get("from_"), query.get("to")
+        if date_from and date_to and date_from > date_to:
+            raise Invalid("from", "must not be after 'to'")
+        items, next_cursor = entries.list_entries(
+            current_user().id, date_from=date_from, date_to=date_to, limit=query["limit"], cursor=query.get("cursor")
+        )
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/entries/batch")
+class EntryBatch(MethodView):
+    @authenticated("patient")
+    @blp.arguments(BatchInSchema)
+    @blp.response(200, BatchOutSchema)
+    def post(self, body):
+        """Sync entries logged offline; each entry stands or falls alone"""
+        profile = own_profile()
+        results, at_risk = [], False
+        for raw in body["entries"]:
+            entry_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+            try:
+                fields = EntryInSchema().load(raw)
+            except ValidationError as err:
+                results.append({"id": entry_id, "status": "invalid", "errors": err.messages})
+                continue
+            try:
+                with db.session.begin_nested():
+                    entry, created = entries.create_entry(profile, fields)
+            except Conflict:
+                results.append({"id": fields["id"], "status": "conflict"})
+                continue
+            except DomainError as err:
+                errors = err.errors or {"body": [err.message]}
+                results.append({"id": fields["id"], "status": "invalid", "errors": errors})
+                continue
+            at_risk = at_risk or (created and _reports_self_harm(entry))
+            results.append({"id": entry.id, "status": "created" if created else "duplicate"})
+        db.session.commit()
+        outcome: dict[str, Any] = {"results": results}
+        if at_risk:
+            outcome["safety"] = _safety()
+        return outcome
+
+
+@blp.route("/entries/<entry_id>")
+class EntryById(MethodView):
+    @authenticated("patient")
+    @blp.response(200, EntrySchema)
+    def get(self, entry_id):
+        """One of my entries"""
+        return entries.live_entry(current_user().id, entry_id)
+
+    @authenticated("patient")
+    @blp.arguments(EntryPatchSchema)
+    @blp.response(200, EntrySchema)
+    def patch(self, changes, entry_id):
+        """Correct an entry; the previous version is kept"""
+        entry = entries.update_entry(own_profile(), entry_id, changes)
+        db.session.commit()
+        return _with_safety(entry, "self_harm_thoughts" in changes and _reports_self_harm(entry))
+
+    @authenticated("patient")
+    @blp.response(204)
+    def delete(self, entry_id):
+        """Delete an entry (kept, but left out of lists and summaries)"""
+        entries.delete_entry(current_user().id, entry_id)
+        db.session.commit()
+
+
+@blp.route("/assessments")
+class Assessments(MethodView):
+    @authenticated("patient")
+    @blp.arguments(AssessmentInSchema)
+    @blp.response(201, AssessmentSchema)
+    @blp.alt_response(200, schema=AssessmentSchema, description="replay of an assessment already stored")
+    def post(self, body):
+        """Submit a PHQ-9 or GAD-7 (idempotent on the client's id)"""
+        assessment, created = entries.create_assessment(own_profile(), body)
+        db.session.commit()
+        at_risk = scoring.reports_self_harm(assessment.instrument, list(assessment.answers))
+        return _with_safety(assessment, at_risk), 201 if created else 200

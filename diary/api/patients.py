@@ -1,0 +1,57 @@
+"""Staff views of their clinic's patients."""
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from diary.api.guard import authenticated, current_user
+from diary.domain import accounts, audit, patients
+from diary.domain.errors import Conflict
+from diary.extensions import db
+from diary.schemas.patients import PatientCreateSchema, PatientSchema
+
+blp = Blueprint("patients", __name__, url_prefix="/api/v1/patients", description="Clinic patients (staff)")
+
+
+@blp.route("")
+class Patients(MethodView):
+    @authenticated("clinician")
+    @blp.arguments(PatientCreateSchema)
+    @blp.response(201, PatientSchema)
+    def post(self, body):
+        """Create a patient and their one-time enrolment code"""
+        staff = current_user()
+        _, profile, code, expires_at = accounts.create_patient(
+            staff, display_name=body["display_name"], timezone=body["timezone"], external_ref=body.get("external_ref")
+        )
+        audit.record(
+            staff, "patient.create", patient_id=profile.user_id, resource_type="patient", resource_id=profile.user_id
+        )
+        db.session.commit()
+        return {**patients.patient_view(profile), "enrollment_code": code, "enrollment_expires_at": expires_at}
+
+
+@blp.route("/<patient_id>")
+class PatientById(MethodView):
+    @authenticated("clinician")
+    @blp.response(200, PatientSchema)
+    def get(self, patient_id):
+        """A patient of my clinic"""
+        profile = patients.patient_for_staff(current_user(), patient_id, action="patient.read")
+        db.session.commit()
+        return patients.patient_view(profile)
+
+
+@blp.route("/<patient_id>/enrollment-code")
+class EnrollmentCode(MethodView):
+    @authenticated("clinician")
+    @blp.response(201, PatientSchema)
+    @blp.alt_response(409, description="the patient has already enrolled")
+    def post(self, patient_id):
+        """Issue a new enrolment code (a lost or expired one stops working)"""
+        staff = current_user()
+        profile = patients.patient_for_staff(staff, patient_id, action="patient.enrollment_code")
+        if profile.enrolled_at is not None:
+            raise Conflict("the patient has already enrolled", code="already_enrolled")
+        code, expires_at = accounts.issue_enrollment_code(profile.user, staff)
+        db.session.commit()
+        return {**patients.patient_view(profile), "enrollment_code": code, "enrollment_expires_at": expires_at}

@@ -1,0 +1,70 @@
+"""`flask --app wsgi diary ...`: admin commands."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from diary.domain import accounts
+from diary.domain.errors import DomainError
+from diary.extensions import db
+from diary.models import Clinic
+
+diary_cli = AppGroup("diary", help="Clinic administration, the worker and the demo.")
+
+
+def _print(payload: dict) -> None:
+    click.echo(json.dumps(payload))
+
+
+@diary_cli.command("create-clinic")
+@click.argument("name")
+def create_clinic(name: str) -> None:
+    """Create a clinic; prints {"id": ...}."""
+    if not name.strip() or len(name) > 200:
+        raise click.BadParameter("NAME must be 1-200 characters")
+    clinic = accounts.create_clinic(name.strip())
+    db.session.commit()
+    _print({"id": clinic.id})
+
+
+@diary_cli.command("create-user")
+@click.option("--clinic-id", required=True)
+@click.option("--role", required=True, type=click.Choice(["clinician", "ops", "admin"]))
+@click.option("--email", required=True)
+@click.option("--password", required=True, help="at least PASSWORD_MIN_LENGTH characters")
+def create_user(clinic_id: str, role: str, email: str, password: str) -> None:
+    """Create a staff account; prints {"id": ...}."""
+    from flask import current_app
+
+    clinic = db.session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise click.BadParameter(f"no clinic with id {clinic_id}", param_hint="--clinic-id")
+    if "@" not in email or len(email) > 254:
+        raise click.BadParameter("not a valid email address", param_hint="--email")
+    if len(password) < current_app.config["PASSWORD_MIN_LENGTH"]:
+        raise click.BadParameter(
+            f"must be at least {current_app.config['PASSWORD_MIN_LENGTH']} characters", param_hint="--password"
+        )
+    try:
+        user = accounts.create_staff(clinic, role, email, password)
+    except DomainError as err:
+        raise click.ClickException(err.message) from err
+    db.session.commit()
+    _print({"id": user.id})
+
+
+@diary_cli.command("demo")
+def demo() -> None:
+    """Seed a demo clinic with staff and patients (idempotent); prints the logins."""
+    from diary.demo import seed
+
+    summary = seed()
+    click.echo(json.dumps(summary, indent=2))
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(diary_cli)

@@ -1,0 +1,152 @@
+"""Configuration read from the environment, validated before the app starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_CRISIS_MESSAGE = (
+    "If you are thinking about harming yourself, please reach out now. You are not alone and help is available."
+)
+DEFAULT_CRISIS_CONTACTS = [
+    {"name": "988 Suicide & Crisis Lifeline (call or text)", "phone": "988"},
+    {"name": "Emergency services", "phone": "911"},
+]
+
+WEAK_SECRETS = {"", "changeme", "secret", "dev", "development", "please-change-me"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the message says which key."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_json(name: str, default: Any) -> Any:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{name} must be JSON: {exc}") from exc
+
+
+@dataclass
+class Config:
+    """Every setting the app reads; `from_env()` fills it, `validate()` refuses bad combinations."""
+
+    APP_ENV: str = "development"
+    SECRET_KEY: str = ""
+    SQLALCHEMY_DATABASE_URI: str = ""
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = field(default_factory=dict)
+    MAX_CONTENT_LENGTH: int = 1024 * 1024
+    ACCESS_TOKEN_TTL_SECONDS: int = 15 * 60
+    REFRESH_TOKEN_TTL_DAYS: int = 30
+    ENROLLMENT_CODE_TTL_DAYS: int = 14
+    PASSWORD_MIN_LENGTH: int = 10
+    # argon2id parameters; RFC 9106 "second recommended option" by default.
+    ARGON2_TIME_COST: int = 3
+    ARGON2_MEMORY_KIB: int = 65536
+    ARGON2_PARALLELISM: int = 4
+    PUSH_BACKEND: str = "log"
+    GOOGLE_APPLICATION_CREDENTIALS: str | None = None
+    FCM_ENDPOINT: str | None = None
+    ALERT_WEBHOOK_URL: str | None = None
+    ALERT_WEBHOOK_SECRET: str | None = None
+    SCHEDULER_TICK_SECONDS: int = 5
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_KEY_PREFIX: str = "diary"
+    RATELIMIT_HEADERS_ENABLED: bool = True
+    AUTH_RATE_LIMIT: str = "10 per minute"
+    TRUSTED_PROXY_HOPS: int = 0
+    ENTRY_FUTURE_TOLERANCE_SECONDS: int = 300
+    CRISIS_MESSAGE: str = DEFAULT_CRISIS_MESSAGE
+    CRISIS_CONTACTS: list[dict[str, str]] = field(default_factory=lambda: [dict(c) for c in DEFAULT_CRISIS_CONTACTS])
+    TESTING: bool = False
+
+    @classmethod
+    def from_env(cls) -> Config:
+        env = os.environ
+        return cls(
+            APP_ENV=env.get("APP_ENV", "development"),
+            SECRET_KEY=env.get("SECRET_KEY", ""),
+            SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL", ""),
+            MAX_CONTENT_LENGTH=_env_int("MAX_CONTENT_LENGTH", 1024 * 1024),
+            ACCESS_TOKEN_TTL_SECONDS=_env_int("ACCESS_TOKEN_TTL_SECONDS", 15 * 60),
+            REFRESH_TOKEN_TTL_DAYS=_env_int("REFRESH_TOKEN_TTL_DAYS", 30),
+            ENROLLMENT_CODE_TTL_DAYS=_env_int("ENROLLMENT_CODE_TTL_DAYS", 14),
+            PASSWORD_MIN_LENGTH=_env_int("PASSWORD_MIN_LENGTH", 10),
+            ARGON2_TIME_COST=_env_int("ARGON2_TIME_COST", 3),
+            ARGON2_MEMORY_KIB=_env_int("ARGON2_MEMORY_KIB", 65536),
+            ARGON2_PARALLELISM=_env_int("ARGON2_PARALLELISM", 4),
+            PUSH_BACKEND=env.get("PUSH_BACKEND", "log"),
+            GOOGLE_APPLICATION_CREDENTIALS=env.get("GOOGLE_APPLICATION_CREDENTIALS") or None,
+            FCM_ENDPOINT=env.get("FCM_ENDPOINT") or None,
+            ALERT_WEBHOOK_URL=env.get("ALERT_WEBHOOK_URL") or None,
+            ALERT_WEBHOOK_SECRET=env.get("ALERT_WEBHOOK_SECRET") or None,
+            SCHEDULER_TICK_SECONDS=_env_int("SCHEDULER_TICK_SECONDS", 5),
+            RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "memory://"),
+            AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT", "10 per minute"),
+            TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
+            CRISIS_MESSAGE=env.get("CRISIS_MESSAGE", DEFAULT_CRISIS_MESSAGE),
+            CRISIS_CONTACTS=_env_json("CRISIS_CONTACTS", [dict(c) for c in DEFAULT_CRISIS_CONTACTS]),
+        )
+
+    def apply_defaults(self, instance_path: str) -> None:
+        """Fill the embedded defaults that depend on where the app lives."""
+        if not self.SQLALCHEMY_DATABASE_URI:
+            self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{os.path.join(instance_path, 'diary.sqlite3')}"
+        if not self.SECRET_KEY and self.APP_ENV != "production":
+            # Development only: tokens die with the process, which is what a dev server wants.
+            self.SECRET_KEY = secrets.token_urlsafe(48)
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, **self.SQLALCHEMY_ENGINE_OPTIONS}
+
+    def validate(self) -> None:
+        """Refuse configurations that would run unsafely; fail at start, loudly."""
+        if self.APP_ENV not in {"development", "production", "testing"}:
+            raise ConfigError("APP_ENV must be development, production or testing")
+        if self.APP_ENV == "production":
+            if len(self.SECRET_KEY) < 32 or self.SECRET_KEY.lower() in WEAK_SECRETS:
+                raise ConfigError("SECRET_KEY is required in production and must be at least 32 characters")
+            if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+                raise ConfigError("DATABASE_URL must be a PostgreSQL URL in production")
+        if self.PUSH_BACKEND not in {"log", "fcm"}:
+            raise ConfigError("PUSH_BACKEND must be 'log' or 'fcm'")
+        if self.PUSH_BACKEND == "fcm" and not self.GOOGLE_APPLICATION_CREDENTIALS:
+            raise ConfigError("PUSH_BACKEND=fcm needs GOOGLE_APPLICATION_CREDENTIALS")
+        if bool(self.ALERT_WEBHOOK_URL) != bool(self.ALERT_WEBHOOK_SECRET):
+            raise ConfigError("ALERT_WEBHOOK_URL and ALERT_WEBHOOK_SECRET go together")
+        if self.MAX_CONTENT_LENGTH <= 0:
+            raise ConfigError("MAX_CONTENT_LENGTH must be positive")
+        if self.ACCESS_TOKEN_TTL_SECONDS <= 0 or self.REFRESH_TOKEN_TTL_DAYS <= 0:
+            raise ConfigError("token lifetimes must be positive")
+        if self.SCHEDULER_TICK_SECONDS <= 0:
+            raise ConfigError("SCHEDULER_TICK_SECONDS must be positive")
+        contacts = self.CRISIS_CONTACTS
+        if not isinstance(contacts, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("phone"), str) for c in contacts
+        ):
+            raise ConfigError('CRISIS_CONTACTS must be a JSON list of {"name": ..., "phone": ...}')
+
+    def as_flask_config(self) -> dict[str, Any]:
+        return dict(vars(self))

@@ -1,0 +1,144 @@
+"""Demo seed: a clinic, staff and patients with 60 days of realistic history.
+
+Idempotent: a second run finds the demo clinic and only reports the logins.
+Every value here is invented; no real patient data ever enters the repository.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from diary.domain import accounts, scoring
+from diary.extensions import db
+from diary.models import Assessment, Clinic, Entry, PatientProfile, TreatmentSession, User
+from diary.timeutil import local_date, utcnow
+
+DEMO_CLINIC = "Demo Ketamine Clinic"
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105  (printed for the demo; never a real account)
+NAMESPACE = uuid.UUID("6f1c2a52-3a4e-4c9b-9a51-0d3f7d1e2b10")
+DAYS = 60
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    email: str
+    display_name: str
+    timezone: str
+    # mood and anxiety on day 0 and day DAYS, interpolated with noise and session bumps
+    mood: tuple[float, float]
+    anxiety: tuple[float, float]
+    session_bump: float
+
+
+PATIENTS = (
+    Trajectory("responder@demo.example", "Alex Responder", "America/New_York", (3.0, 7.5), (7.0, 3.0), 1.5),
+    Trajectory("nonresponder@demo.example", "Blake Flat", "Europe/Berlin", (3.0, 3.5), (6.0, 6.0), 0.3),
+    Trajectory("worsening@demo.example", "Casey Anxious", "America/Los_Angeles", (5.0, 3.5), (4.0, 8.5), 0.2),
+)
+STAFF = (("clinician", "clinician@demo.example"), ("ops", "ops@demo.example"))
+SESSION_DAYS = (14, 17, 21, 24, 28, 35)  # days after the start of the history: an induction series
+
+
+def _clamp(value: float, low: int, high: int) -> int:
+    return max(low, min(high, round(value)))
+
+
+def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: dt.datetime) -> None:
+    patient, _profile, code, _ = accounts.create_patient(
+        clinician, display_name=spec.display_name, timezone=spec.timezone, external_ref=None
+    )
+    accounts.enroll(code, spec.email, DEMO_PASSWORD)
+    sessions = [start + dt.timedelta(days=d, hours=15) for d in SESSION_DAYS]
+    for started_at in sessions:
+        db.session.add(
+            TreatmentSession(
+                patient_id=patient.id,
+                clinic_id=clinician.clinic_id,
+                started_at=started_at,
+                route="iv",
+                dose_mg=35.0,
+                created_by_id=clinician.id,
+            )
+        )
+    now = utcnow()
+    for day in range(DAYS):
+        recorded_at = start + dt.timedelta(days=day, hours=rng.uniform(12, 26))
+        if recorded_at > now or rng.random() < 0.12:  # missed days are realistic
+            continue
+        share = day / DAYS
+        since_session = min(((recorded_at - s).days for s in sessions if s <= recorded_at), default=None)
+        bump = spec.session_bump * max(0.0, 1 - since_session / 5) if since_session is not None else 0.0
+        mood = spec.mood[0] + (spec.mood[1] - spec.mood[0]) * share + bump + rng.gauss(0, 0.8)
+        anxiety = spec.anxiety[0] + (spec.anxiety[1] - spec.anxiety[0]) * share - bump / 2 + rng.gauss(0, 0.8)
+        effects = ["dissociation", "nausea"] if since_session == 0 else []
+        entry = Entry(
+            id=str(uuid.uuid5(NAMESPACE, f"{spec.email}/{day}")),
+            patient_id=patient.id,
+            recorded_at=recorded_at,
+            local_date=local_date(recorded_at, spec.timezone),
+            timezone=spec.timezone,
+            mood=_clamp(mood, 0, 10),
+            anxiety=_clamp(anxiety, 0, 10),
+            sleep_hours=round(rng.uniform(5, 8.5), 1),
+            self_harm_thoughts=0,
+            note=None,
+        )
+        entry.side_effects = effects
+        db.session.add(entry)
+    for day in range(0, DAYS, 14):
+        recorded_at = start + dt.timedelta(days=day, hours=14)
+        share = day / DAYS
+        level = 3 - (spec.mood[0] + (spec.mood[1] - spec.mood[0]) * share) / 10 * 3
+        answers = [_clamp(level + rng.gauss(0, 0.4), 0, 3) for _ in range(9)]
+        answers[8] = 0
+        total, band = scoring.score("phq9", answers)
+        db.session.add(
+            Assessment(
+                id=str(uuid.uuid5(NAMESPACE, f"{spec.email}/phq9/{day}")),
+                patient_id=patient.id,
+                instrument="phq9",
+                answers=answers,
+                total=total,
+                severity=band,
+                recorded_at=recorded_at,
+                local_date=local_date(recorded_at, spec.timezone),
+                timezone=spec.timezone,
+            )
+        )
+
+
+def seed() -> dict[str, object]:
+    clinic = db.session.scalar(select(Clinic).where(Clinic.name == DEMO_CLINIC))
+    created = clinic is None
+    if created:
+        rng = random.Random(20260301)  # noqa: S311  (reproducible invented data, not security)
+        clinic = accounts.create_clinic(DEMO_CLINIC)
+        staff = {role: accounts.create_staff(clinic, role, email, DEMO_PASSWORD) for role, email in STAFF}
+        start = (utcnow() - dt.timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
+        for spec in PATIENTS:
+            _seed_patient(staff["clinician"], spec, rng, start)
+        pending, _profile, code, expires_at = accounts.create_patient(
+            staff["clinician"], display_name="Drew Newcomer", timezone="Europe/London", external_ref="DEMO-NEW"
+        )
+        db.session.commit()
+        invite = {"patient_id": pending.id, "enrollment_code": code, "expires_at": expires_at.isoformat()}
+    else:
+        invite = {"note": "already seeded; issue a fresh code with POST /api/v1/patients/{id}/enrollment-code"}
+    patients = db.session.scalars(
+        select(PatientProfile).where(PatientProfile.clinic_id == clinic.id).order_by(PatientProfile.display_name)
+    )
+    return {
+        "created": created,
+        "clinic_id": clinic.id,
+        "password_for_every_demo_login": DEMO_PASSWORD,
+        "staff": [email for _, email in STAFF],
+        "patients": [spec.email for spec in PATIENTS],
+        "patient_ids": {p.display_name: p.user_id for p in patients},
+        "not_yet_enrolled": invite,
+        "docs": "http://127.0.0.1:5000/api/v1/docs",
+    }

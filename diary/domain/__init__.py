@@ -1,0 +1,1 @@
+"""Plain domain functions: no request objects. They flush; the caller commits."""

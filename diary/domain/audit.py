@@ -1,0 +1,31 @@
+"""Audit trail of staff access to patient data (and patient exports)."""
+
+from __future__ import annotations
+
+from flask import g, has_request_context
+
+from diary.extensions import db
+from diary.models import AuditEvent, User
+
+
+def record(
+    actor: User,
+    action: str,
+    *,
+    patient_id: str | None,
+    resource_type: str,
+    resource_id: str | None = None,
+) -> None:
+    """Add an audit row to the caller's transaction: it commits with the access or not at all."""
+    db.session.add(
+        AuditEvent(
+            actor_id=actor.id,
+            actor_role=actor.role,
+            clinic_id=actor.clinic_id,
+            action=action,
+            patient_id=patient_id,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            request_id=g.get("request_id") if has_request_context() else None,
+        )
+    )

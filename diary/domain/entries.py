@@ -1,0 +1,229 @@
+"""Diary entries and questionnaires: idempotent writes, versioned edits, soft deletes."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import current_app
+from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
+
+from diary.domain import scoring
+from diary.domain.errors import Conflict, Invalid, NotFound
+from diary.extensions import db
+from diary.models import Assessment, Checkin, Entry, EntryVersion, PatientProfile
+from diary.timeutil import as_utc, iso_utc, local_date, utcnow
+
+Row = TypeVar("Row", Entry, Assessment)
+
+
+def entry_content(source: Entry | dict[str, Any]) -> dict[str, Any]:
+    """The client-visible content of an entry, normalised so two versions compare equal."""
+    get = source.get if isinstance(source, dict) else lambda k, d=None: getattr(source, k, d)
+    return {
+        "recorded_at": iso_utc(get("recorded_at")),
+        "mood": get("mood"),
+        "anxiety": get("anxiety"),
+        "sleep_hours": None if get("sleep_hours") is None else float(get("sleep_hours")),
+        "side_effects": sorted(set(get("side_effects") or [])),
+        "self_harm_thoughts": get("self_harm_thoughts"),
+        "note": get("note"),
+        "checkin_id": get("checkin_id"),
+    }
+
+
+def _check_recorded_at(recorded_at: dt.datetime) -> dt.datetime:
+    tolerance = dt.timedelta(seconds=int(current_app.config["ENTRY_FUTURE_TOLERANCE_SECONDS"]))
+    recorded_at = as_utc(recorded_at)
+    if recorded_at > utcnow() + tolerance:
+        raise Invalid("recorded_at", "must not be more than 5 minutes in the future")
+    return recorded_at
+
+
+def _own_checkin(patient_id: str, checkin_id: str) -> Checkin:
+    checkin = db.session.get(Checkin, checkin_id)
+    if checkin is None or checkin.patient_id != patient_id:
+        raise NotFound("check-in not found")
+    return checkin
+
+
+def _mark_checkin_answered(checkin: Checkin, at: dt.datetime) -> None:
+    # A late answer is kept (the patient's data matters) but the check-in stays expired.
+    if checkin.status in ("pending", "sent"):
+        checkin.status = "answered"
+        checkin.answered_at = at
+
+
+def _insert_once(
+    model: type[Row], row_id: str, patient_id: str, build: Callable[[], Row], same: Callable[[Row], bool]
+) -> tuple[Row, bool]:
+    """Insert a client-identified row, or recognise a replay of it.
+
+    Returns (row, created). Another patient's id, or the same id with other content,
+    is a conflict. A concurrent insert of the same id loses on the primary key inside a
+    savepoint and is then judged as a replay, so nothing is half-written.
+    """
+
+    def judge(existing: Row) -> tuple[Row, bool]:
+        if existing.patient_id != patient_id or not same(existing):
+            raise Conflict("this id was already used with different content", code="id_conflict")
+        return existing, False
+
+    existing = db.session.get(model, row_id, populate_existing=True)
+    if existing is not None:
+        return judge(existing)
+    row = build()
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        existing = db.session.get(model, row_id, populate_existing=True)
+        if existing is None:
+            raise
+        return judge(existing)
+    return row, True
+
+
+def _matches_entry(entry: Entry, wanted: dict[str, Any]) -> bool:
+    if entry_content(entry) == wanted:
+        return True
+    # A replay of the original POST after the entry was edited is still the same entry.
+    first = db.session.scalar(
+        select(EntryVersion.content).where(EntryVersion.entry_id == entry.id, EntryVersion.version == 1)
+    )
+    return first == wanted
+
+
+def create_entry(profile: PatientProfile, fields: dict[str, Any]) -> tuple[Entry, bool]:
+    recorded_at = _check_recorded_at(fields["recorded_at"])
+    fields = {**fields, "recorded_at": recorded_at}
+    checkin = _own_checkin(profile.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
+    wanted = entry_content(fields)
+
+    def build() -> Entry:
+        entry = Entry(
+            id=fields["id"],
+            patient_id=profile.user_id,
+            recorded_at=recorded_at,
+            local_date=local_date(recorded_at, profile.timezone),
+            timezone=profile.timezone,
+            mood=fields["mood"],
+            anxiety=fields["anxiety"],
+            sleep_hours=fields.get("sleep_hours"),
+            self_harm_thoughts=fields.get("self_harm_thoughts"),
+            note=fields.get("note"),
+            checkin_id=fields.get("checkin_id"),
+        )
+        entry.side_effects = fields.get("side_effects") or []
+        return entry
+
+    entry, created = _insert_once(Entry, fields["id"], profile.user_id, build, lambda e: _matches_entry(e, wanted))
+    if created and checkin is not None:
+        _mark_checkin_answered(checkin, utcnow())
+    return entry, created
+
+
+def live_entry(patient_id: str, entry_id: str) -> Entry:
+    entry = db.session.get(Entry, entry_id)
+    if entry is None or entry.patient_id != patient_id or entry.deleted_at is not None:
+        raise NotFound("entry not found")
+    return entry
+
+
+def update_entry(profile: PatientProfile, entry_id: str, changes: dict[str, Any]) -> Entry:
+    entry = live_entry(profile.user_id, entry_id)
+    before = entry_content(entry)
+    if "recorded_at" in changes:
+        changes = {**changes, "recorded_at": _check_recorded_at(changes["recorded_at"])}
+    checkin = None
+    if changes.get("checkin_id") and changes["checkin_id"] != entry.checkin_id:
+        checkin = _own_checkin(profile.user_id, changes["checkin_id"])
+    after = entry_content({**before, **changes, "recorded_at": changes.get("recorded_at", entry.recorded_at)})
+    if after == before:
+        return entry
+    db.session.add(EntryVersion(entry_id=entry.id, version=entry.version, content=before))
+    for name, value in changes.items():
+        if name == "side_effects":
+            entry.side_effects = value or []
+        else:
+            setattr(entry, name, value)
+    if "recorded_at" in changes:
+        entry.local_date = local_date(entry.recorded_at, profile.timezone)
+        entry.timezone = profile.timezone
+    entry.version += 1
+    if checkin is not None:
+        _mark_checkin_answered(checkin, utcnow())
+    db.session.flush()
+    return entry
+
+
+def delete_entry(patient_id: str, entry_id: str) -> None:
+    entry = live_entry(patient_id, entry_id)
+    entry.deleted_at = utcnow()
+    db.session.flush()
+
+
+def encode_cursor(entry: Entry) -> str:
+    raw = json.dumps([iso_utc(entry.recorded_at), entry.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        instant, entry_id = json.loads(raw)
+        parsed = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
+        if parsed.tzinfo is None or not isinstance(entry_id, str):
+            raise ValueError
+        return parsed, entry_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise Invalid("cursor", "is not a cursor this API issued") from None
+
+
+def list_entries(
+    patient_id: str, *, date_from: dt.date | None, date_to: dt.date | None, limit: int, cursor: str | None
+) -> tuple[list[Entry], str | None]:
+    """Newest first, keyset-paginated on (recorded_at, id) so pages never skip or repeat."""
+    query = select(Entry).where(Entry.patient_id == patient_id, Entry.deleted_at.is_(None))
+    if date_from:
+        query = query.where(Entry.local_date >= date_from)
+    if date_to:
+        query = query.where(Entry.local_date <= date_to)
+    if cursor:
+        after_at, after_id = decode_cursor(cursor)
+        query = query.where(tuple_(Entry.recorded_at, Entry.id) < tuple_(after_at, after_id))
+    rows = list(db.session.scalars(query.order_by(Entry.recorded_at.desc(), Entry.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def create_assessment(profile: PatientProfile, fields: dict[str, Any]) -> tuple[Assessment, bool]:
+    recorded_at = _check_recorded_at(fields["recorded_at"])
+    instrument, answers = fields["instrument"], list(fields["answers"])
+    expected = scoring.item_count(instrument)
+    if len(answers) != expected:
+        raise Invalid("answers", f"{instrument} has {expected} items, got {len(answers)}")
+    total, band = scoring.score(instrument, answers)
+
+    def build() -> Assessment:
+        return Assessment(
+            id=fields["id"],
+            patient_id=profile.user_id,
+            instrument=instrument,
+            answers=answers,
+            total=total,
+            severity=band,
+            recorded_at=recorded_at,
+            local_date=local_date(recorded_at, profile.timezone),
+            timezone=profile.timezone,
+        )
+
+    def same(existing: Assessment) -> bool:
+        return (existing.instrument, list(existing.answers), existing.recorded_at) == (instrument, answers, recorded_at)
+
+    return _insert_once(Assessment, fields["id"], profile.user_id, build, same)

@@ -1,0 +1,36 @@
+"""Staff access to patients: always clinic-scoped, always audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from diary.domain import audit
+from diary.domain.errors import NotFound
+from diary.extensions import db
+from diary.models import PatientProfile, User
+
+
+def patient_for_staff(staff: User, patient_id: str, *, action: str) -> PatientProfile:
+    """The patient's profile if they are in the staff member's clinic; audited.
+
+    Another clinic's patient answers exactly like a missing one, so ids cannot be probed.
+    """
+    profile = db.session.scalar(
+        select(PatientProfile).where(PatientProfile.user_id == patient_id, PatientProfile.clinic_id == staff.clinic_id)
+    )
+    if profile is None:
+        raise NotFound("patient not found")
+    audit.record(staff, action, patient_id=profile.user_id, resource_type="patient", resource_id=profile.user_id)
+    return profile
+
+
+def patient_view(profile: PatientProfile) -> dict[str, object]:
+    return {
+        "id": profile.user_id,
+        "display_name": profile.display_name,
+        "timezone": profile.timezone,
+        "external_ref": profile.external_ref,
+        "enrolled": profile.enrolled_at is not None,
+        "enrolled_at": profile.enrolled_at,
+        "created_at": profile.created_at,
+    }

@@ -1,0 +1,148 @@
+"""Access tokens (signed JWT, short-lived) and refresh tokens (opaque, rotating).
+
+A login opens an AuthSession; each refresh token belongs to one and is single-use.
+Presenting a used refresh token means it was stolen or replayed, so the whole
+session (every token of the family) is revoked, as RFC 9700 §4.14.2 asks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import jwt
+from flask import current_app
+from sqlalchemy import select, update
+
+from diary.domain.errors import AuthFailed
+from diary.extensions import db
+from diary.models import AuthSession, RefreshToken, User
+from diary.timeutil import utcnow
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+        }
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: str
+    role: str
+    clinic_id: str
+    session_id: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _access_token(user: User, session_id: str, now: dt.datetime) -> tuple[str, int]:
+    ttl = int(current_app.config["ACCESS_TOKEN_TTL_SECONDS"])
+    claims = {
+        "sub": user.id,
+        "role": user.role,
+        "cid": user.clinic_id,
+        "sid": session_id,
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + ttl,
+    }
+    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=ALGORITHM), ttl
+
+
+def _new_refresh_token(session_id: str, now: dt.datetime) -> str:
+    raw = secrets.token_urlsafe(32)
+    ttl = dt.timedelta(days=int(current_app.config["REFRESH_TOKEN_TTL_DAYS"]))
+    db.session.add(RefreshToken(session_id=session_id, token_hash=_digest(raw), created_at=now, expires_at=now + ttl))
+    return raw
+
+
+def open_session(user: User) -> TokenPair:
+    now = utcnow()
+    auth_session = AuthSession(user_id=user.id, created_at=now)
+    db.session.add(auth_session)
+    db.session.flush()
+    refresh = _new_refresh_token(auth_session.id, now)
+    access, ttl = _access_token(user, auth_session.id, now)
+    return TokenPair(access, refresh, ttl)
+
+
+def rotate(refresh_token: str) -> TokenPair:
+    """Exchange a refresh token for a new pair; reuse revokes the whole family."""
+    now = utcnow()
+    row = db.session.execute(
+        select(RefreshToken, AuthSession, User)
+        .join(AuthSession, RefreshToken.session_id == AuthSession.id)
+        .join(User, AuthSession.user_id == User.id)
+        .where(RefreshToken.token_hash == _digest(refresh_token))
+    ).one_or_none()
+    if row is None:
+        raise AuthFailed("invalid refresh token", code="invalid_token")
+    token, auth_session, user = row
+    if auth_session.revoked_at is not None or not user.is_active or token.expires_at <= now:
+        raise AuthFailed("invalid refresh token", code="invalid_token")
+    # Conditional update: of two concurrent requests with the same token only one
+    # can flip used_at, on SQLite and PostgreSQL alike; the loser is treated as reuse.
+    claimed = db.session.execute(
+        update(RefreshToken).where(RefreshToken.id == token.id, RefreshToken.used_at.is_(None)).values(used_at=now)
+    ).rowcount
+    if claimed != 1:
+        revoke_session(auth_session.id, reason="reuse")
+        raise AuthFailed("refresh token reused; the session has been revoked", code="token_reused")
+    refresh = _new_refresh_token(auth_session.id, now)
+    access, ttl = _access_token(user, auth_session.id, now)
+    return TokenPair(access, refresh, ttl)
+
+
+def revoke_session(session_id: str, *, reason: str) -> None:
+    db.session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )
+
+
+def authenticate_access_token(token: str) -> tuple[AccessClaims, User]:
+    """Decode and check a bearer token; the user must be active and the session open."""
+    try:
+        claims = jwt.decode(
+            token,
+            current_app.config["SECRET_KEY"],
+            algorithms=[ALGORITHM],
+            # Expiry is checked below against the app clock, not PyJWT's own time.time().
+            options={
+                "require": ["sub", "exp", "iat", "sid", "role", "cid", "typ"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise AuthFailed("invalid access token", code="invalid_token") from exc
+    if claims["typ"] != "access" or not isinstance(claims["exp"], int):
+        raise AuthFailed("invalid access token", code="invalid_token")
+    if claims["exp"] <= utcnow().timestamp():
+        raise AuthFailed("access token expired", code="token_expired")
+    row = db.session.execute(
+        select(User, AuthSession.revoked_at)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(User.id == claims["sub"], AuthSession.id == claims["sid"])
+    ).one_or_none()
+    if row is None or row[1] is not None or not row[0].is_active:
+        raise AuthFailed("invalid access token", code="invalid_token")
+    user = row[0]
+    return AccessClaims(user.id, user.role, user.clinic_id, claims["sid"]), user

@@ -1,0 +1,87 @@
+"""One JSON error envelope for every failure: HTTP errors, validation, domain outcomes, crashes."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from diary.domain.errors import DomainError
+from diary.schemas.common import ErrorSchema
+
+log = logging.getLogger(__name__)
+
+CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def envelope(status: int, message: str, *, code: str | None = None, errors: dict | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": status, "code": code or CODES.get(status, "error"), "message": message}
+    if errors:
+        body["errors"] = errors
+    if g.get("request_id"):
+        body["request_id"] = g.request_id
+    return body
+
+
+def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
+    """webargs nests errors by location ({"json": {...}}); clients want the fields."""
+    flat: dict[str, Any] = {}
+    for location, fields in messages.items():
+        if isinstance(fields, dict):
+            for name, problem in fields.items():
+                flat["body" if name == "_schema" else name] = problem
+        else:
+            flat["body" if location == "json" else location] = fields
+    return flat
+
+
+class DiaryApi(Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException):
+        status = error.code or 500
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if status >= 500:
+            if isinstance(error, InternalServerError) and error.original_exception is not None:
+                log.error("unhandled error", exc_info=error.original_exception)
+            # Never show internals: a generic message and the request id to quote.
+            return envelope(status, "internal server error"), status, headers
+        errors = data.get("errors")
+        if errors is None and "messages" in data:
+            errors = _flatten_locations(data["messages"])
+        if status == 400 and errors and "body" in errors:
+            message, errors = "request body is not valid JSON", None
+        elif status == 422 and errors:
+            message = "validation failed: " + ", ".join(sorted(errors))
+        else:
+            message = data.get("message") or error.description or error.name
+        if status == 429:
+            message = "too many requests; try again later"
+        if status == 405 and getattr(error, "valid_methods", None):
+            headers["Allow"] = ", ".join(error.valid_methods)
+        return envelope(status, message, code=data.get("code"), errors=errors), status, headers
+
+
+def handle_domain_error(error: DomainError):
+    return envelope(error.status, error.message, code=error.code, errors=error.errors), error.status
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(DomainError, handle_domain_error)

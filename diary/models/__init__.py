@@ -1,0 +1,38 @@
+"""Typed SQLAlchemy models, one module per aggregate."""
+
+from diary.models.audit import AuditEvent
+from diary.models.clinics import Clinic
+from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
+from diary.models.sessions import CHECKIN_STATUSES, ROUTES, Checkin, TreatmentSession
+from diary.models.users import (
+    ROLES,
+    STAFF_ROLES,
+    AuthSession,
+    Device,
+    EnrollmentCode,
+    PatientProfile,
+    RefreshToken,
+    User,
+)
+
+__all__ = [
+    "CHECKIN_STATUSES",
+    "ROLES",
+    "ROUTES",
+    "SIDE_EFFECTS",
+    "STAFF_ROLES",
+    "Assessment",
+    "AuditEvent",
+    "AuthSession",
+    "Checkin",
+    "Clinic",
+    "Device",
+    "EnrollmentCode",
+    "Entry",
+    "EntrySideEffect",
+    "EntryVersion",
+    "PatientProfile",
+    "RefreshToken",
+    "TreatmentSession",
+    "User",
+]

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, SmallInteger, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from diary.extensions import db
+from diary.models.base import UTCDateTime, new_id, now_utc
+
+SIDE_EFFECTS = (
+    "dissociation",
+    "dizziness",
+    "nausea",
+    "headache",
+    "drowsiness",
+    "blurred_vision",
+    "racing_heart",
+    "high_blood_pressure",
+    "confusion",
+    "other",
+)
+
+
+class Entry(db.Model):
+    """One diary entry. `id` is the client's UUID, which makes offline sync idempotent."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        Index("ix_entries_patient_recorded", "patient_id", "recorded_at", "id"),
+        Index(
+            "ix_entries_patient_day_live",
+            "patient_id",
+            "local_date",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The patient's calendar day at write time, in `timezone`: summaries group by it.
+    local_date: Mapped[dt.date]
+    timezone: Mapped[str] = mapped_column(String(64))
+    mood: Mapped[int] = mapped_column(SmallInteger)
+    anxiety: Mapped[int] = mapped_column(SmallInteger)
+    sleep_hours: Mapped[float | None] = mapped_column(Float)
+    self_harm_thoughts: Mapped[int | None] = mapped_column(SmallInteger)
+    note: Mapped[str | None] = mapped_column(Text)
+    checkin_id: Mapped[str | None] = mapped_column(ForeignKey("checkins.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    side_effect_rows: Mapped[list[EntrySideEffect]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="EntrySideEffect.effect"
+    )
+
+    @property
+    def side_effects(self) -> list[str]:
+        return [row.effect for row in self.side_effect_rows]
+
+    @side_effects.setter
+    def side_effects(self, effects: list[str]) -> None:
+        wanted = sorted(set(effects))
+        if wanted != self.side_effects:
+            self.side_effect_rows = [EntrySideEffect(effect=e) for e in wanted]
+
+
+class EntrySideEffect(db.Model):
+    """One reported side effect; a row each so summaries count them with GROUP BY."""
+
+    __tablename__ = "entry_side_effects"
+
+    entry_id: Mapped[str] = mapped_column(ForeignKey("entries.id"), primary_key=True)
+    effect: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class EntryVersion(db.Model):
+    """The content an entry had before an edit; edits never destroy what was reported."""
+
+    __tablename__ = "entry_versions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("entries.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    replaced_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class Assessment(db.Model):
+    """A PHQ-9 or GAD-7 questionnaire; `id` is the client's UUID."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (Index("ix_assessments_patient_instrument", "patient_id", "instrument", "recorded_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    instrument: Mapped[str] = mapped_column(String(8))
+    answers: Mapped[list[int]] = mapped_column(JSON)
+    total: Mapped[int] = mapped_column(SmallInteger)
+    severity: Mapped[str] = mapped_column(String(24))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    local_date: Mapped[dt.date]
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from diary.extensions import db
+from diary.models.base import UTCDateTime, new_id, now_utc
+
+ROUTES = ("iv", "im", "intranasal", "oral", "sublingual")
+CHECKIN_STATUSES = ("pending", "sent", "answered", "expired", "cancelled")
+
+
+class TreatmentSession(db.Model):
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (Index("ix_treatment_sessions_patient_started", "patient_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    route: Mapped[str] = mapped_column(String(16))
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Checkin(db.Model):
+    """One scheduled prompt of a treatment session (e.g. "+4h", "+1d")."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_patient_due", "patient_id", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    label: Mapped[str] = mapped_column(String(32))
+    offset_minutes: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)

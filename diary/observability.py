@@ -1,0 +1,46 @@
+"""Request ids, request metrics and structured access logs (ids only, never PHI)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from diary import metrics
+
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+log = logging.getLogger("diary.access")
+
+
+def _before() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _after(response: Response) -> Response:
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    # Templated rule, never the raw path: ids in paths would explode label cardinality.
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+    metrics.REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    metrics.LATENCY.labels(request.method, endpoint).observe(elapsed)
+    log.info(
+        "request",
+        extra={
+            "request_id": g.get("request_id"),
+            "method": request.method,
+            "endpoint": endpoint,
+            "status": response.status_code,
+            "duration_ms": round(elapsed * 1000, 2),
+        },
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_before)
+    app.after_request(_after)

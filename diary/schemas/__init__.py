@@ -1,0 +1,1 @@
+"""Marshmallow schemas for the HTTP layer, kept apart from the models."""
