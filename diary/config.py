@@ -87,7 +87,7 @@ class Config:
     def from_env(cls) -> Config:
         env = os.environ
         return cls(
-            APP_ENV=env.get("APP_ENV", "development"),
+            APP_ENV=env.get("APP_ENV") or "development",
             SECRET_KEY=env.get("SECRET_KEY", ""),
             SQLALCHEMY_DATABASE_URI=env.get("DATABASE_URL", ""),
             MAX_CONTENT_LENGTH=_env_int("MAX_CONTENT_LENGTH", 1024 * 1024),
@@ -98,16 +98,16 @@ class Config:
             ARGON2_TIME_COST=_env_int("ARGON2_TIME_COST", 3),
             ARGON2_MEMORY_KIB=_env_int("ARGON2_MEMORY_KIB", 65536),
             ARGON2_PARALLELISM=_env_int("ARGON2_PARALLELISM", 4),
-            PUSH_BACKEND=env.get("PUSH_BACKEND", "log"),
+            PUSH_BACKEND=env.get("PUSH_BACKEND") or "log",
             GOOGLE_APPLICATION_CREDENTIALS=env.get("GOOGLE_APPLICATION_CREDENTIALS") or None,
             FCM_ENDPOINT=env.get("FCM_ENDPOINT") or None,
             ALERT_WEBHOOK_URL=env.get("ALERT_WEBHOOK_URL") or None,
             ALERT_WEBHOOK_SECRET=env.get("ALERT_WEBHOOK_SECRET") or None,
             SCHEDULER_TICK_SECONDS=_env_int("SCHEDULER_TICK_SECONDS", 5),
-            RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI", "memory://"),
-            AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT", "10 per minute"),
+            RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI") or "memory://",
+            AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT") or "10 per minute",
             TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
-            CRISIS_MESSAGE=env.get("CRISIS_MESSAGE", DEFAULT_CRISIS_MESSAGE),
+            CRISIS_MESSAGE=env.get("CRISIS_MESSAGE") or DEFAULT_CRISIS_MESSAGE,
             CRISIS_CONTACTS=_env_json("CRISIS_CONTACTS", [dict(c) for c in DEFAULT_CRISIS_CONTACTS]),
         )
 
