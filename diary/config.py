@@ -74,7 +74,8 @@ class Config:
     ALERT_WEBHOOK_SECRET: str | None = None
     SCHEDULER_TICK_SECONDS: int = 5
     RATELIMIT_STORAGE_URI: str = "memory://"
-    RATELIMIT_KEY_PREFIX: str = "diary"
+    # Part of every rate-limit key, so apps sharing one Redis (or tests) never share counters.
+    RATE_LIMIT_NAMESPACE: str = "diary"
     RATELIMIT_HEADERS_ENABLED: bool = True
     AUTH_RATE_LIMIT: str = "10 per minute"
     TRUSTED_PROXY_HOPS: int = 0

@@ -128,7 +128,7 @@ def make_app(db_url: str, backend: str, request) -> Iterator:
             # The PostgreSQL run also proves the rate limiter on shared Redis storage;
             # a per-test key prefix keeps tests from seeing each other's counters.
             config["RATELIMIT_STORAGE_URI"] = REDIS_URL
-            config["RATELIMIT_KEY_PREFIX"] = f"diary-test-{uuid.uuid4().hex}"
+            config["RATE_LIMIT_NAMESPACE"] = f"diary-test-{uuid.uuid4().hex}"
         config.update(overrides)
         app = create_app(config)
         apps.append(app)
@@ -260,9 +260,7 @@ class World:
         return resp.json
 
     def invite(self, clinician: Account, timezone: str = "Europe/Berlin", name: str = "Pat Example") -> dict:
-        resp = self.api.post(
-            "/patients", {"display_name": name, "timezone": timezone}, token=clinician.token
-        )
+        resp = self.api.post("/patients", {"display_name": name, "timezone": timezone}, token=clinician.token)
         assert resp.status_code == 201, resp.json
         return resp.json
 

@@ -20,6 +20,10 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 class Text(fields.String):
     """A string without NUL characters, which PostgreSQL text columns cannot hold."""
 
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("metadata", {}).setdefault("pattern", "^[^\\u0000]*$")
+        super().__init__(**kwargs)
+
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
         if "\x00" in text:
