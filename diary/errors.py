@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, g
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from diary.domain.errors import DomainError
 from diary.schemas.common import ErrorSchema
 
-log = logging.getLogger(__name__)
 
 CODES = {
     400: "bad_request",
@@ -59,9 +57,8 @@ class DiaryApi(Api):
         data = getattr(error, "data", None) or {}
         headers = dict(data.get("headers") or {})
         if status >= 500:
-            if isinstance(error, InternalServerError) and error.original_exception is not None:
-                log.error("unhandled error", exc_info=error.original_exception)
-            # Never show internals: a generic message and the request id to quote.
+            # Flask has already logged the traceback. Never show internals: a generic
+            # message and the request id to quote.
             return envelope(status, "internal server error"), status, headers
         errors = data.get("errors")
         if errors is None and "messages" in data:

@@ -8,6 +8,7 @@ import time
 import uuid
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from diary import metrics
 
@@ -19,6 +20,10 @@ def _before() -> None:
     incoming = request.headers.get("X-Request-ID", "")
     g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
     g.started = time.perf_counter()
+    # The size limit holds for every request, also one whose view never reads the body.
+    limit = request.max_content_length
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise RequestEntityTooLarge()
 
 
 def _after(response: Response) -> Response:

@@ -31,9 +31,14 @@ def set_clock(source: Callable[[], dt.datetime] | None) -> None:
     _now_source = source or _system_now
 
 
+# Files that can sit in a system zoneinfo directory (and so in available_timezones())
+# without being IANA zone names: Debian links "localtime" to /etc/localtime.
+_NOT_ZONES = frozenset({"localtime", "posixrules"})
+
+
 @lru_cache(maxsize=1)
 def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    return frozenset(available_timezones()) - _NOT_ZONES
 
 
 def is_valid_timezone(name: str) -> bool:

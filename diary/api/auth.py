@@ -1,7 +1,7 @@
 from flask import current_app, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from diary.api.base import Blueprint
 from diary.api.guard import authenticated
 from diary.domain import accounts, tokens
 from diary.domain.errors import AuthFailed, Invalid

@@ -3,9 +3,9 @@
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_user
 from diary.api.me import own_profile
 from diary.domain import entries, safety, scoring
@@ -94,7 +94,8 @@ class EntryBatch(MethodView):
                 errors = err.errors or {"body": [err.message]}
                 results.append({"id": fields["id"], "status": "invalid", "errors": errors})
                 continue
-            at_risk = at_risk or (created and _reports_self_harm(entry))
+            # A duplicate is a resend of an answer the phone may never have seen: show help again.
+            at_risk = at_risk or _reports_self_harm(entry)
             results.append({"id": entry.id, "status": "created" if created else "duplicate"})
         db.session.commit()
         outcome: dict[str, Any] = {"results": results}

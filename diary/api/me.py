@@ -1,9 +1,9 @@
 """The patient's own profile, devices, check-ins and export."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_user
 from diary.domain import audit, devices, export
 from diary.extensions import db

@@ -2,12 +2,12 @@
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from diary import metrics
+from diary.api.base import Blueprint
 from diary.extensions import db, limiter
 
 blp = Blueprint("ops", __name__, description="Health, readiness and metrics")

@@ -1,8 +1,8 @@
 """Staff views of their clinic's patients."""
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_user
 from diary.domain import accounts, audit, patients
 from diary.domain.errors import Conflict

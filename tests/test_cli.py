@@ -1,0 +1,202 @@
+"""`flask diary ...`: clinics, staff accounts and the demo seed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import pytest
+
+from diary.demo import DEMO_CLINIC, PATIENTS
+
+PASSWORD = "a-long-enough-password"
+
+
+@pytest.fixture
+def cli(app):
+    runner = app.test_cli_runner()
+
+    def run(*args: str):
+        return runner.invoke(args=["diary", *args])
+
+    return run
+
+
+def printed_id(result) -> str:
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert list(payload) == ["id"]
+    assert isinstance(payload["id"], str)
+    assert payload["id"]
+    return payload["id"]
+
+
+def assert_refused(result) -> None:
+    """A controlled refusal: non-zero exit through click, not a crash."""
+    assert result.exit_code != 0, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+
+
+def counts(world) -> dict[str, int]:
+    tables = ("clinics", "users", "patient_profiles", "entries", "assessments", "treatment_sessions")
+    return {t: world.rows(f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables}
+
+
+# --- create-clinic -------------------------------------------------------------------------
+
+
+def test_create_clinic_prints_its_id(cli, world):
+    clinic_id = printed_id(cli("create-clinic", "North Clinic"))
+    assert world.rows("SELECT id, name FROM clinics") == [(clinic_id, "North Clinic")]
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201])
+def test_create_clinic_refuses_a_bad_name(cli, world, name):
+    assert_refused(cli("create-clinic", name))
+    assert world.rows("SELECT COUNT(*) FROM clinics") == [(0,)]
+
+
+def test_create_clinic_needs_a_name(cli, world):
+    assert_refused(cli("create-clinic"))
+    assert world.rows("SELECT COUNT(*) FROM clinics") == [(0,)]
+
+
+# --- create-user ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clinic_id(cli) -> str:
+    return printed_id(cli("create-clinic", "North Clinic"))
+
+
+def create_user(cli, clinic_id: str, role: str = "clinician", email: str = "doc@north.example", password=PASSWORD):
+    return cli("create-user", "--clinic-id", clinic_id, "--role", role, "--email", email, "--password", password)
+
+
+@pytest.mark.parametrize("role", ["clinician", "ops", "admin"])
+def test_create_user_prints_its_id_and_can_log_in(cli, world, clinic_id, role):
+    user_id = printed_id(create_user(cli, clinic_id, role=role))
+    assert world.rows("SELECT id, clinic_id, role, email FROM users") == [
+        (user_id, clinic_id, role, "doc@north.example")
+    ]
+    tokens = world.login("doc@north.example", PASSWORD)
+    assert tokens["token_type"] == "Bearer"
+    assert (
+        world.api.post("/auth/token", {"email": "doc@north.example", "password": "wrong-password"}).status_code == 401
+    )
+
+
+def test_clinician_created_on_the_cli_can_work(cli, world, clinic_id):
+    printed_id(create_user(cli, clinic_id))
+    token = world.login("doc@north.example", PASSWORD)["access_token"]
+    resp = world.api.post("/patients", {"display_name": "P", "timezone": "Europe/Berlin"}, token=token)
+    assert resp.status_code == 201, resp.json
+
+
+def test_create_user_stores_the_email_normalised(cli, world, clinic_id):
+    printed_id(create_user(cli, clinic_id, email="  Doc@North.Example "))
+    assert world.rows("SELECT email FROM users") == [("doc@north.example",)]
+    world.login("DOC@north.example", PASSWORD)
+
+
+def test_create_user_refuses_an_unknown_clinic(cli, world, clinic_id):
+    assert_refused(create_user(cli, str(uuid.uuid4())))
+    assert world.rows("SELECT COUNT(*) FROM users") == [(0,)]
+
+
+@pytest.mark.parametrize("password", ["short", "123456789"])
+def test_create_user_refuses_a_short_password(cli, world, clinic_id, password):
+    assert_refused(create_user(cli, clinic_id, password=password))
+    assert world.rows("SELECT COUNT(*) FROM users") == [(0,)]
+
+
+def test_create_user_accepts_the_minimum_password_length(cli, world, clinic_id):
+    printed_id(create_user(cli, clinic_id, password="1234567890"))
+    world.login("doc@north.example", "1234567890")
+
+
+@pytest.mark.parametrize("email", ["Doc@North.Example", "doc@north.example"])
+def test_create_user_refuses_a_duplicate_email(cli, world, clinic_id, email):
+    first = printed_id(create_user(cli, clinic_id))
+    other_clinic = printed_id(cli("create-clinic", "South Clinic"))
+    assert_refused(create_user(cli, other_clinic, role="ops", email=email))
+    assert world.rows("SELECT id, clinic_id, role FROM users") == [(first, clinic_id, "clinician")]
+
+
+@pytest.mark.parametrize("role", ["patient", "superuser", ""])
+def test_create_user_is_for_staff_only(cli, world, clinic_id, role):
+    assert_refused(create_user(cli, clinic_id, role=role))
+    assert world.rows("SELECT COUNT(*) FROM users") == [(0,)]
+
+
+@pytest.mark.parametrize("email", ["not-an-email", ""])
+def test_create_user_refuses_a_bad_email(cli, world, clinic_id, email):
+    assert_refused(create_user(cli, clinic_id, email=email))
+    assert world.rows("SELECT COUNT(*) FROM users") == [(0,)]
+
+
+# --- demo ----------------------------------------------------------------------------------
+
+
+def run_demo(cli) -> dict:
+    result = cli("demo")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_demo_is_idempotent(cli, world):
+    first = run_demo(cli)
+    assert first["created"] is True
+    after_first = counts(world)
+    second = run_demo(cli)
+    assert second["created"] is False
+    assert second["clinic_id"] == first["clinic_id"]
+    assert counts(world) == after_first
+    assert world.rows("SELECT COUNT(*) FROM clinics WHERE name = :n", n=DEMO_CLINIC) == [(1,)]
+
+
+def test_demo_seeds_enrolled_patients_with_history(cli, world):
+    summary = run_demo(cli)
+    assert summary["patients"] == [spec.email for spec in PATIENTS]
+    assert len(summary["patients"]) == 3
+
+    for email in summary["patients"]:
+        rows = world.rows(
+            "SELECT u.id, u.clinic_id, p.enrolled_at FROM users u JOIN patient_profiles p ON p.user_id = u.id "
+            "WHERE u.email = :email AND u.role = 'patient'",
+            email=email,
+        )
+        assert len(rows) == 1, email
+        user_id, clinic_id, enrolled_at = rows[0]
+        assert clinic_id == summary["clinic_id"]
+        assert enrolled_at is not None
+        n, first_day, last_day = world.rows(
+            "SELECT COUNT(*), MIN(local_date), MAX(local_date) FROM entries WHERE patient_id = :p", p=user_id
+        )[0]
+        assert 40 <= n <= 61, (email, n)
+        span = dt.date.fromisoformat(str(last_day)) - dt.date.fromisoformat(str(first_day))
+        assert span >= dt.timedelta(days=50), (email, span)
+        assert world.rows("SELECT COUNT(*) FROM treatment_sessions WHERE patient_id = :p", p=user_id)[0][0] > 0
+        assert world.rows("SELECT COUNT(*) FROM assessments WHERE patient_id = :p", p=user_id)[0][0] > 0
+
+    # Every seeded entry belongs to an enrolled demo patient.
+    assert world.rows("SELECT COUNT(*) FROM entries e JOIN users u ON u.id = e.patient_id WHERE u.email IS NULL") == [
+        (0,)
+    ]
+
+
+def test_demo_logins_work(cli, world):
+    summary = run_demo(cli)
+    password = summary["password_for_every_demo_login"]
+    for email in summary["staff"]:
+        world.login(email, password)
+    clinician = world.login("clinician@demo.example", password)
+    resp = world.api.get("/me", token=world.login(summary["patients"][0], password)["access_token"])
+    assert resp.status_code == 200
+    assert resp.json["email"] == summary["patients"][0]
+    # The clinician sees the demo patients of the demo clinic.
+    patient_id = summary["patient_ids"]["Alex Responder"]
+    resp = world.api.get(f"/patients/{patient_id}", token=clinician["access_token"])
+    assert resp.status_code == 200, resp.json
