@@ -11,7 +11,6 @@ from werkzeug.exceptions import HTTPException
 from diary.domain.errors import DomainError
 from diary.schemas.common import ErrorSchema
 
-
 CODES = {
     400: "bad_request",
     401: "unauthorized",
