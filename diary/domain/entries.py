@@ -180,8 +180,8 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
         parsed = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
         if parsed.tzinfo is None or not isinstance(entry_id, str):
             raise ValueError
-        return parsed, entry_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return as_utc(parsed), entry_id
+    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise Invalid("cursor", "is not a cursor this API issued") from None
 
 
