@@ -447,6 +447,7 @@ def test_checkins_lists_only_mine_newest_due_first_and_filters(api, world, clini
             "expires_at": "2026-03-03T00:00:00Z",
             "status": "pending",
             "answered_at": None,
+            "late": False,
         },
         {
             "id": ids[1][0],
@@ -456,6 +457,7 @@ def test_checkins_lists_only_mine_newest_due_first_and_filters(api, world, clini
             "expires_at": "2026-03-01T00:00:00Z",
             "status": "sent",
             "answered_at": None,
+            "late": False,
         },
         {
             "id": ids[0][0],
@@ -465,6 +467,7 @@ def test_checkins_lists_only_mine_newest_due_first_and_filters(api, world, clini
             "expires_at": "2026-02-28T04:00:00Z",
             "status": "answered",
             "answered_at": "2026-02-27T16:30:00Z",
+            "late": False,
         },
     ]
     sent = api.get("/me/checkins?status=sent", token=patient.token)

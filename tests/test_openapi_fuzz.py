@@ -24,6 +24,7 @@ RULES_BEYOND_SCHEMA = {
     "POST /api/v1/me/entries": "recorded_at at most 5 minutes in the future",
     "PATCH /api/v1/me/entries/{entry_id}": "recorded_at at most 5 minutes in the future",
     "POST /api/v1/me/assessments": "9 answers for phq9, 7 for gad7; recorded_at not in the future",
+    "POST /api/v1/patients/{patient_id}/sessions": "started_at not in the future",
 }
 
 

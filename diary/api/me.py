@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_user
-from diary.domain import audit, devices, export
+from diary.domain import audit, devices, export, sessions
 from diary.extensions import db
 from diary.models import Checkin, PatientProfile
 from diary.schemas.patients import (
@@ -52,6 +52,8 @@ class Me(MethodView):
         profile = own_profile()
         for name, value in changes.items():
             setattr(profile, name, value)
+        if {"timezone", "quiet_hours_start", "quiet_hours_end"} & changes.keys():
+            sessions.reschedule_pending(profile)
         db.session.commit()
         return profile_view(profile)
 

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from diary.domain import scoring
+from diary.domain import outbox, scoring
 from diary.domain.errors import Conflict, Invalid, NotFound
 from diary.extensions import db
 from diary.models import Assessment, Checkin, Entry, EntryVersion, PatientProfile
@@ -52,11 +52,17 @@ def _own_checkin(patient_id: str, checkin_id: str) -> Checkin:
     return checkin
 
 
-def _mark_checkin_answered(checkin: Checkin, at: dt.datetime) -> None:
-    # A late answer is kept (the patient's data matters) but the check-in stays expired.
-    if checkin.status in ("pending", "sent"):
+def _mark_checkin_answered(checkin: Checkin, entry_id: str, at: dt.datetime) -> None:
+    """The first answer counts. A late one is kept (the patient's data matters) but the
+    check-in stays expired, so adherence still shows it was missed in time."""
+    if checkin.answered_at is not None or checkin.status == "cancelled":
+        return
+    checkin.answered_at = at
+    checkin.answer_entry_id = entry_id
+    if checkin.status in ("pending", "sent") and at < checkin.expires_at:
         checkin.status = "answered"
-        checkin.answered_at = at
+        # Nothing more to push for an answered check-in.
+        outbox.cancel_for_checkins([checkin.id], "answered")
 
 
 def _insert_once(
@@ -124,7 +130,7 @@ def create_entry(profile: PatientProfile, fields: dict[str, Any]) -> tuple[Entry
 
     entry, created = _insert_once(Entry, fields["id"], profile.user_id, build, lambda e: _matches_entry(e, wanted))
     if created and checkin is not None:
-        _mark_checkin_answered(checkin, utcnow())
+        _mark_checkin_answered(checkin, entry.id, utcnow())
     return entry, created
 
 
@@ -157,7 +163,7 @@ def update_entry(profile: PatientProfile, entry_id: str, changes: dict[str, Any]
         entry.timezone = profile.timezone
     entry.version += 1
     if checkin is not None:
-        _mark_checkin_answered(checkin, utcnow())
+        _mark_checkin_answered(checkin, entry.id, utcnow())
     db.session.flush()
     return entry
 

@@ -3,6 +3,7 @@
 from diary.models.audit import AuditEvent
 from diary.models.clinics import Clinic
 from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
+from diary.models.outbox import KINDS, OPEN_STATUSES, Notification, WorkerHeartbeat
 from diary.models.sessions import CHECKIN_STATUSES, ROUTES, Checkin, TreatmentSession
 from diary.models.users import (
     ROLES,
@@ -17,6 +18,8 @@ from diary.models.users import (
 
 __all__ = [
     "CHECKIN_STATUSES",
+    "KINDS",
+    "OPEN_STATUSES",
     "ROLES",
     "ROUTES",
     "SIDE_EFFECTS",
@@ -31,8 +34,10 @@ __all__ = [
     "Entry",
     "EntrySideEffect",
     "EntryVersion",
+    "Notification",
     "PatientProfile",
     "RefreshToken",
     "TreatmentSession",
     "User",
+    "WorkerHeartbeat",
 ]

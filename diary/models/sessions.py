@@ -41,6 +41,11 @@ class Checkin(db.Model):
     offset_minutes: Mapped[int] = mapped_column(Integer)
     due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The protocol's window when the session was recorded; a later protocol change
+    # must not move check-ins already scheduled.
+    window_minutes: Mapped[int] = mapped_column(Integer, server_default="720")
     status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Set for every answer; an answer after expires_at leaves the status "expired" (late).
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    answer_entry_id: Mapped[str | None] = mapped_column(String(36))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -161,6 +161,10 @@ class CheckinSchema(Schema):
     expires_at = Instant()
     status = fields.String()
     answered_at = Instant(allow_none=True)
+    late = fields.Method("_late", metadata={"description": "answered after the window closed"})
+
+    def _late(self, checkin) -> bool:
+        return checkin.answered_at is not None and checkin.answered_at >= checkin.expires_at
 
 
 class PatientCreateSchema(TimezoneMixin, Schema):

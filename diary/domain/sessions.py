@@ -1,0 +1,188 @@
+"""Treatment sessions, the clinic protocol, and the check-ins a session schedules."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import current_app
+from sqlalchemy import select
+
+from diary.domain import outbox
+from diary.domain.errors import Invalid, NotFound
+from diary.domain.scheduling import QuietHours, Slot, outside_quiet_hours, plan_checkins
+from diary.extensions import db
+from diary.models import Checkin, Clinic, PatientProfile, TreatmentSession, User
+from diary.timeutil import utcnow
+
+MAX_OFFSET_MINUTES = 60 * 24 * 60  # 60 days
+MAX_OFFSETS = 12
+
+
+def protocol_view(clinic: Clinic) -> dict[str, object]:
+    return {
+        "checkin_offsets_minutes": list(clinic.checkin_offsets_minutes),
+        "checkin_window_minutes": clinic.checkin_window_minutes,
+    }
+
+
+def set_protocol(clinic: Clinic, offsets: list[int], window: int) -> None:
+    if len(set(offsets)) != len(offsets):
+        raise Invalid("checkin_offsets_minutes", "must not contain duplicates")
+    clinic.checkin_offsets_minutes = sorted(offsets)
+    clinic.checkin_window_minutes = window
+    db.session.flush()
+
+
+def quiet_hours(profile: PatientProfile) -> QuietHours:
+    return QuietHours(profile.quiet_hours_start, profile.quiet_hours_end)
+
+
+def _resend_at(checkin: Checkin, window_minutes: int, profile: PatientProfile) -> dt.datetime | None:
+    """Halfway through the answer window, outside quiet hours; None if that is too late."""
+    halfway = checkin.due_at + dt.timedelta(minutes=window_minutes / 2)
+    at = outside_quiet_hours(halfway, profile.timezone, quiet_hours(profile))
+    return at if at < checkin.expires_at else None
+
+
+def _enqueue_pushes(checkin: Checkin, window_minutes: int, profile: PatientProfile) -> None:
+    payload = {"type": "checkin", "checkin_id": checkin.id}
+    outbox.enqueue(
+        "checkin",
+        f"checkin:{checkin.id}",
+        checkin.due_at,
+        user_id=checkin.patient_id,
+        checkin_id=checkin.id,
+        payload=payload,
+    )
+    resend = _resend_at(checkin, window_minutes, profile)
+    if resend is not None:
+        outbox.enqueue(
+            "checkin_resend",
+            f"checkin:{checkin.id}:resend",
+            resend,
+            user_id=checkin.patient_id,
+            checkin_id=checkin.id,
+            payload=payload,
+        )
+
+
+def record_session(
+    staff: User,
+    profile: PatientProfile,
+    *,
+    started_at: dt.datetime,
+    route: str,
+    dose_mg: float | None,
+    notes: str | None,
+) -> tuple[TreatmentSession, list[Checkin]]:
+    """Store a session, its check-ins and their pushes in the caller's transaction."""
+    now = utcnow()
+    tolerance = dt.timedelta(seconds=int(current_app.config["ENTRY_FUTURE_TOLERANCE_SECONDS"]))
+    if started_at > now + tolerance:
+        raise Invalid("started_at", "must not be in the future")
+    clinic = db.session.get(Clinic, profile.clinic_id)
+    session = TreatmentSession(
+        patient_id=profile.user_id,
+        clinic_id=profile.clinic_id,
+        started_at=started_at,
+        route=route,
+        dose_mg=dose_mg,
+        notes=notes,
+        created_by_id=staff.id,
+    )
+    db.session.add(session)
+    db.session.flush()
+    window = clinic.checkin_window_minutes
+    slots: list[Slot] = plan_checkins(
+        started_at, clinic.checkin_offsets_minutes, window, profile.timezone, quiet_hours(profile)
+    )
+    checkins = []
+    for slot in slots:
+        # Recorded late: a check-in whose window has already closed is never sent.
+        status = "expired" if slot.expires_at <= now else "pending"
+        checkin = Checkin(
+            session_id=session.id,
+            patient_id=profile.user_id,
+            label=slot.label,
+            offset_minutes=slot.offset_minutes,
+            due_at=slot.due_at,
+            expires_at=slot.expires_at,
+            status=status,
+            window_minutes=window,
+        )
+        db.session.add(checkin)
+        checkins.append(checkin)
+    db.session.flush()
+    for checkin in checkins:
+        if checkin.status == "pending":
+            _enqueue_pushes(checkin, window, profile)
+    return session, checkins
+
+
+def live_session(profile: PatientProfile, session_id: str) -> TreatmentSession:
+    session = db.session.get(TreatmentSession, session_id)
+    if session is None or session.patient_id != profile.user_id or session.deleted_at is not None:
+        raise NotFound("session not found")
+    return session
+
+
+def sessions_with_checkins(patient_id: str) -> list[tuple[TreatmentSession, list[Checkin]]]:
+    sessions = list(
+        db.session.scalars(
+            select(TreatmentSession)
+            .where(TreatmentSession.patient_id == patient_id, TreatmentSession.deleted_at.is_(None))
+            .order_by(TreatmentSession.started_at.desc())
+        )
+    )
+    by_session: dict[str, list[Checkin]] = {s.id: [] for s in sessions}
+    if sessions:
+        for checkin in db.session.scalars(
+            select(Checkin).where(Checkin.session_id.in_(by_session)).order_by(Checkin.due_at)
+        ):
+            by_session[checkin.session_id].append(checkin)
+    return [(s, by_session[s.id]) for s in sessions]
+
+
+def checkins_of(session: TreatmentSession) -> list[Checkin]:
+    return list(db.session.scalars(select(Checkin).where(Checkin.session_id == session.id).order_by(Checkin.due_at)))
+
+
+def delete_session(session: TreatmentSession) -> None:
+    session.deleted_at = utcnow()
+    open_checkins = [c for c in checkins_of(session) if c.status in ("pending", "sent")]
+    for checkin in open_checkins:
+        checkin.status = "cancelled"
+    outbox.cancel_for_checkins([c.id for c in open_checkins], "session deleted")
+    db.session.flush()
+
+
+def reschedule_pending(profile: PatientProfile) -> None:
+    """After a timezone or quiet-hours change, move what has not been pushed yet."""
+    now = utcnow()
+    quiet = quiet_hours(profile)
+    checkins = list(
+        db.session.scalars(
+            select(Checkin).where(Checkin.patient_id == profile.user_id, Checkin.status.in_(("pending", "sent")))
+        )
+    )
+    for checkin in checkins:
+        session = db.session.get(TreatmentSession, checkin.session_id)
+        rows = {row.kind: row for row in outbox.open_for_checkin(checkin.id)}
+        first = rows.get("checkin")
+        if checkin.status == "pending" and first is not None and first.status == "pending":
+            raw = session.started_at + dt.timedelta(minutes=checkin.offset_minutes)
+            checkin.due_at = outside_quiet_hours(raw, profile.timezone, quiet)
+            checkin.expires_at = checkin.due_at + dt.timedelta(minutes=checkin.window_minutes)
+            if checkin.expires_at <= now:
+                checkin.status = "expired"
+                outbox.cancel_for_checkins([checkin.id], "expired")
+                continue
+            first.due_at = first.next_attempt_at = checkin.due_at
+        resend = rows.get("checkin_resend")
+        if resend is not None and resend.status == "pending":
+            at = _resend_at(checkin, checkin.window_minutes, profile)
+            if at is None:
+                resend.status, resend.last_error = "cancelled", "no time left for a re-send"
+            else:
+                resend.due_at = resend.next_attempt_at = at
+    db.session.flush()

@@ -1,0 +1,43 @@
+from marshmallow import Schema, fields, validate
+
+from diary.models import ROUTES
+from diary.schemas.fields import Instant, StrictFloat, StrictInteger, Text
+
+MAX_MINUTES = 60 * 24 * 60  # 60 days
+
+
+class ProtocolSchema(Schema):
+    checkin_offsets_minutes = fields.List(
+        StrictInteger(validate=validate.Range(min=1, max=MAX_MINUTES)),
+        required=True,
+        validate=validate.Length(min=1, max=12),
+        metadata={"description": "minutes after a session; at most 12; each at most 60 days", "uniqueItems": True},
+    )
+    checkin_window_minutes = StrictInteger(required=True, validate=validate.Range(min=1, max=MAX_MINUTES))
+
+
+class SessionInSchema(Schema):
+    started_at = Instant(required=True)
+    route = Text(required=True, validate=validate.OneOf(ROUTES))
+    dose_mg = StrictFloat(allow_none=True, validate=validate.Range(min=0, max=10000, min_inclusive=False))
+    notes = Text(allow_none=True, validate=validate.Length(max=2000))
+
+
+class SessionCheckinSchema(Schema):
+    id = fields.String()
+    label = fields.String()
+    offset_minutes = fields.Integer()
+    due_at = Instant()
+    expires_at = Instant()
+    status = fields.String()
+
+
+class SessionSchema(Schema):
+    id = fields.String()
+    patient_id = fields.String()
+    started_at = Instant()
+    route = fields.String()
+    dose_mg = fields.Float(allow_none=True)
+    notes = fields.String(allow_none=True)
+    created_at = Instant()
+    checkins = fields.List(fields.Nested(SessionCheckinSchema))
