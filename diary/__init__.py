@@ -45,6 +45,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from diary import cli
 
     cli.init_app(app)
+    if config.EMBEDDED_WORKER:
+        from diary.worker import Worker
+
+        # `make run` only: one process serves the API and ticks the outbox.
+        app.extensions["diary.worker"] = Worker(app).start_in_background()
     return app
 
 

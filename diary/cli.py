@@ -57,6 +57,32 @@ def create_user(clinic_id: str, role: str, email: str, password: str) -> None:
     _print({"id": user.id})
 
 
+@diary_cli.command("worker")
+@click.option("--once", is_flag=True, help="Run one round of every job, then exit.")
+@click.option("--until-idle", is_flag=True, help="Tick until nothing is due (or --max-seconds pass), then exit.")
+@click.option("--max-seconds", type=click.FloatRange(min=0), default=600.0, show_default=True)
+def worker(once: bool, until_idle: bool, max_seconds: float) -> None:
+    """Run the scheduler/dispatcher in the foreground."""
+    import time
+
+    from flask import current_app
+
+    from diary.worker import Worker
+
+    runner = Worker(current_app._get_current_object())
+    if once:
+        _print(vars(runner.tick()))
+        return
+    if until_idle:
+        deadline = time.monotonic() + max_seconds
+        while time.monotonic() < deadline:
+            stats = runner.tick()
+            if stats.claimed == 0:
+                break
+        return
+    runner.run_forever()
+
+
 @diary_cli.command("demo")
 def demo() -> None:
     """Seed a demo clinic with staff and patients (idempotent); prints the logins."""

@@ -73,6 +73,17 @@ class Config:
     ALERT_WEBHOOK_URL: str | None = None
     ALERT_WEBHOOK_SECRET: str | None = None
     SCHEDULER_TICK_SECONDS: int = 5
+    # Outbox dispatch: rows claimed per batch, how long a claim holds, retry schedule.
+    DISPATCH_BATCH_SIZE: int = 200
+    DISPATCH_LEASE_SECONDS: int = 60
+    PUSH_MAX_ATTEMPTS: int = 8
+    PUSH_RETRY_BASE_SECONDS: int = 30
+    PUSH_RETRY_MAX_SECONDS: int = 3600
+    FCM_BATCH_SIZE: int = 100
+    # /readyz fails when no worker has ticked for this long.
+    WORKER_STALE_SECONDS: int = 120
+    # Run the worker's jobs inside the web process (the dev server of `make run` only).
+    EMBEDDED_WORKER: bool = False
     RATELIMIT_STORAGE_URI: str = "memory://"
     # Part of every rate-limit key, so apps sharing one Redis (or tests) never share counters.
     RATE_LIMIT_NAMESPACE: str = "diary"
@@ -105,6 +116,14 @@ class Config:
             ALERT_WEBHOOK_URL=env.get("ALERT_WEBHOOK_URL") or None,
             ALERT_WEBHOOK_SECRET=env.get("ALERT_WEBHOOK_SECRET") or None,
             SCHEDULER_TICK_SECONDS=_env_int("SCHEDULER_TICK_SECONDS", 5),
+            DISPATCH_BATCH_SIZE=_env_int("DISPATCH_BATCH_SIZE", 200),
+            DISPATCH_LEASE_SECONDS=_env_int("DISPATCH_LEASE_SECONDS", 60),
+            PUSH_MAX_ATTEMPTS=_env_int("PUSH_MAX_ATTEMPTS", 8),
+            PUSH_RETRY_BASE_SECONDS=_env_int("PUSH_RETRY_BASE_SECONDS", 30),
+            PUSH_RETRY_MAX_SECONDS=_env_int("PUSH_RETRY_MAX_SECONDS", 3600),
+            FCM_BATCH_SIZE=_env_int("FCM_BATCH_SIZE", 100),
+            WORKER_STALE_SECONDS=_env_int("WORKER_STALE_SECONDS", 120),
+            EMBEDDED_WORKER=_env_bool("EMBEDDED_WORKER", False),
             RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI") or "memory://",
             AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT") or "10 per minute",
             TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
@@ -141,8 +160,18 @@ class Config:
             raise ConfigError("MAX_CONTENT_LENGTH must be positive")
         if self.ACCESS_TOKEN_TTL_SECONDS <= 0 or self.REFRESH_TOKEN_TTL_DAYS <= 0:
             raise ConfigError("token lifetimes must be positive")
-        if self.SCHEDULER_TICK_SECONDS <= 0:
-            raise ConfigError("SCHEDULER_TICK_SECONDS must be positive")
+        for key in (
+            "SCHEDULER_TICK_SECONDS",
+            "DISPATCH_BATCH_SIZE",
+            "DISPATCH_LEASE_SECONDS",
+            "PUSH_MAX_ATTEMPTS",
+            "PUSH_RETRY_BASE_SECONDS",
+            "PUSH_RETRY_MAX_SECONDS",
+            "FCM_BATCH_SIZE",
+            "WORKER_STALE_SECONDS",
+        ):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key} must be positive")
         contacts = self.CRISIS_CONTACTS
         if not isinstance(contacts, list) or not all(
             isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("phone"), str) for c in contacts

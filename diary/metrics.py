@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 
 REQUESTS = Counter("diary_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -18,9 +19,36 @@ LATENCY = Histogram(
 )
 
 
-def render() -> bytes:
+class _OutboxCollector:
+    """Gauges read from the database at scrape time."""
+
+    def __init__(self, state: dict):
+        self.state = state
+
+    def collect(self):
+        depth = GaugeMetricFamily("diary_outbox_depth", "Outbox rows not finished", labels=["kind", "status"])
+        for (kind, status), count in sorted(self.state.get("depth", {}).items()):
+            depth.add_metric([kind, status], count)
+        yield depth
+        yield GaugeMetricFamily(
+            "diary_outbox_oldest_due_age_seconds",
+            "How long the oldest due row has waited",
+            value=self.state.get("oldest_due_age", 0.0),
+        )
+
+
+def render(outbox_state: dict | None = None) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry)
-    return generate_latest()
+        text = generate_latest(registry)
+    else:
+        text = generate_latest()
+    if outbox_state is not None:
+        extra = CollectorRegistry()
+        extra.register(_OutboxCollector(outbox_state))
+        text += generate_latest(extra)
+    return text
+
+
+PUSHES = Counter("diary_pushes_total", "Outbox deliveries by kind and outcome", ["kind", "outcome"])

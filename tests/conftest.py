@@ -276,3 +276,18 @@ class World:
     def rows(self, sql: str, **params: Any) -> list[tuple]:
         with self.app.app_context():
             return [tuple(r) for r in db.session.execute(text(sql), params)]
+
+
+@pytest.fixture
+def fake_fcm(tmp_path):
+    """A fake FCM server; use `make_app(**fcm_config(fake_fcm))` for an app that pushes to it."""
+    from tests import fake_fcm as fake_module
+
+    fake, server = fake_module.start(tmp_path)
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+def fcm_config(fake) -> dict[str, Any]:
+    return {"PUSH_BACKEND": "fcm", "GOOGLE_APPLICATION_CREDENTIALS": fake.credentials_path, "FCM_ENDPOINT": fake.url}
