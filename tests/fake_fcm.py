@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -142,7 +143,17 @@ def start(directory: Path) -> tuple[FakeFcm, ThreadingHTTPServer]:
             headers = {"Retry-After": str(answer.retry_after)} if answer.retry_after is not None else None
             self._reply(status, {"error": error}, headers)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # Hundreds of concurrent sends from several workers: the default backlog of 5
+        # would refuse connections and turn a load test into a flaky one.
+        request_queue_size = 1024
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            # A worker killed mid-request (the SIGKILL test) resets its connections.
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     base = f"http://127.0.0.1:{server.server_address[1]}"
     fake = FakeFcm(url=base, credentials_path=_service_account(directory, f"{base}/token"))
