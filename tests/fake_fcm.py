@@ -96,6 +96,9 @@ def start(directory: Path) -> tuple[FakeFcm, ThreadingHTTPServer]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes; with Nagle on, each response would wait
+        # for the client's delayed ACK (~40 ms) and the fake, not the client, would be measured.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
@@ -160,3 +163,15 @@ def start(directory: Path) -> tuple[FakeFcm, ThreadingHTTPServer]:
     state["fake"] = fake
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return fake, server
+
+
+if __name__ == "__main__":
+    # `python -m tests.fake_fcm DIR`: serve in its own process (benchmarks), print where,
+    # and stop when stdin closes.
+    import tempfile
+
+    directory = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp())
+    fake, server = start(directory)
+    print(json.dumps({"url": fake.url, "credentials_path": fake.credentials_path}), flush=True)
+    sys.stdin.read()
+    server.shutdown()
