@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from diary.domain import accounts, scoring
+from diary.domain import accounts, devices, scoring
+from diary.domain.sessions import record_session
 from diary.extensions import db
-from diary.models import Assessment, Clinic, Entry, PatientProfile, TreatmentSession, User
+from diary.models import Assessment, Clinic, Entry, PatientProfile, User
 from diary.timeutil import local_date, utcnow
 
 DEMO_CLINIC = "Demo Ketamine Clinic"
@@ -33,12 +34,32 @@ class Trajectory:
     mood: tuple[float, float]
     anxiety: tuple[float, float]
     session_bump: float
+    checkin_answer_rate: float = 0.8
+    # The demo's "record a session, watch the push" path should work at any hour.
+    no_quiet_hours: bool = False
 
 
 PATIENTS = (
-    Trajectory("responder@demo.example", "Alex Responder", "America/New_York", (3.0, 7.5), (7.0, 3.0), 1.5),
+    Trajectory(
+        "responder@demo.example",
+        "Alex Responder",
+        "America/New_York",
+        (3.0, 7.5),
+        (7.0, 3.0),
+        1.5,
+        checkin_answer_rate=0.9,
+        no_quiet_hours=True,
+    ),
     Trajectory("nonresponder@demo.example", "Blake Flat", "Europe/Berlin", (3.0, 3.5), (6.0, 6.0), 0.3),
-    Trajectory("worsening@demo.example", "Casey Anxious", "America/Los_Angeles", (5.0, 3.5), (4.0, 8.5), 0.2),
+    Trajectory(
+        "worsening@demo.example",
+        "Casey Anxious",
+        "America/Los_Angeles",
+        (5.0, 3.5),
+        (4.0, 8.5),
+        0.2,
+        checkin_answer_rate=0.5,
+    ),
 )
 STAFF = (("clinician", "clinician@demo.example"), ("ops", "ops@demo.example"))
 SESSION_DAYS = (14, 17, 21, 24, 28, 35)  # days after the start of the history: an induction series
@@ -49,23 +70,36 @@ def _clamp(value: float, low: int, high: int) -> int:
 
 
 def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: dt.datetime) -> None:
-    patient, _profile, code, _ = accounts.create_patient(
+    patient, profile, code, _ = accounts.create_patient(
         clinician, display_name=spec.display_name, timezone=spec.timezone, external_ref=None
     )
     accounts.enroll(code, spec.email, DEMO_PASSWORD)
+    devices.register(patient, f"demo-device-{spec.email.split('@')[0]}", "android")
+    if spec.no_quiet_hours:
+        profile.quiet_hours_start = profile.quiet_hours_end = dt.time(0, 0)
     sessions = [start + dt.timedelta(days=d, hours=15) for d in SESSION_DAYS]
+    checkins = []
     for started_at in sessions:
-        db.session.add(
-            TreatmentSession(
-                patient_id=patient.id,
-                clinic_id=clinician.clinic_id,
-                started_at=started_at,
-                route="iv",
-                dose_mg=35.0,
-                created_by_id=clinician.id,
-            )
-        )
+        # Through the real scheduling code: past check-ins come out "expired", as they would.
+        _, planned = record_session(clinician, profile, started_at=started_at, route="iv", dose_mg=35.0, notes=None)
+        checkins.extend(planned)
     now = utcnow()
+    for checkin in checkins:
+        if checkin.due_at < now and rng.random() < spec.checkin_answer_rate:
+            answered_at = checkin.due_at + dt.timedelta(minutes=rng.uniform(10, 180))
+            level = spec.mood[0] + (spec.mood[1] - spec.mood[0]) * ((answered_at - start).days / DAYS)
+            answer = Entry(
+                id=str(uuid.uuid5(NAMESPACE, f"{spec.email}/checkin/{checkin.id}")),
+                patient_id=patient.id,
+                recorded_at=answered_at,
+                local_date=local_date(answered_at, spec.timezone),
+                timezone=spec.timezone,
+                mood=_clamp(level + spec.session_bump + rng.gauss(0, 0.7), 0, 10),
+                anxiety=_clamp(spec.anxiety[0] + rng.gauss(0, 0.7), 0, 10),
+                checkin_id=checkin.id,
+            )
+            db.session.add(answer)
+            checkin.status, checkin.answered_at, checkin.answer_entry_id = "answered", answered_at, answer.id
     for day in range(DAYS):
         recorded_at = start + dt.timedelta(days=day, hours=rng.uniform(12, 26))
         if recorded_at > now or rng.random() < 0.12:  # missed days are realistic

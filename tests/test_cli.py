@@ -173,9 +173,18 @@ def test_demo_seeds_enrolled_patients_with_history(cli, world):
         assert clinic_id == summary["clinic_id"]
         assert enrolled_at is not None
         n, first_day, last_day = world.rows(
-            "SELECT COUNT(*), MIN(local_date), MAX(local_date) FROM entries WHERE patient_id = :p", p=user_id
+            "SELECT COUNT(*), MIN(local_date), MAX(local_date) FROM entries "
+            "WHERE patient_id = :p AND checkin_id IS NULL",
+            p=user_id,
         )[0]
-        assert 40 <= n <= 61, (email, n)
+        assert 40 <= n <= 61, (email, n)  # daily entries; check-in answers come on top
+        answers = world.rows(
+            "SELECT COUNT(*) FROM checkins c JOIN entries e ON e.id = c.answer_entry_id "
+            "WHERE c.patient_id = :p AND c.status = 'answered' AND e.checkin_id = c.id",
+            p=user_id,
+        )[0][0]
+        assert answers > 0, email
+        assert world.rows("SELECT COUNT(*) FROM devices WHERE user_id = :p AND active", p=user_id) == [(1,)]
         span = dt.date.fromisoformat(str(last_day)) - dt.date.fromisoformat(str(first_day))
         assert span >= dt.timedelta(days=50), (email, span)
         assert world.rows("SELECT COUNT(*) FROM treatment_sessions WHERE patient_id = :p", p=user_id)[0][0] > 0
