@@ -30,6 +30,10 @@ RULES_BEYOND_SCHEMA = {
 
 @pytest.fixture
 def fuzz_world(clock, world):
+    from diary.domain import maintenance
+
+    with world.app.app_context():
+        maintenance.heartbeat("fuzz-worker", clock.now)  # so /readyz is ready, not a 503
     clinic = world.clinic()
     clinician = world.staff(clinic)
     patient = world.patient(clinician)

@@ -229,6 +229,9 @@ def deliver(worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datet
                 stats.cancelled += 1
         elif row.attempts >= max_attempts:
             change.update(status="sent" if delivered else "dead", last_error="; ".join(errors))
+            if delivered:  # some devices were reached: a sent row, with its sent_at
+                change["sent_at"] = now
+            stats.sent += 1 if delivered else 0
             stats.dead += 0 if delivered else 1
             metrics.PUSHES.labels(row.kind, "sent" if delivered else "dead").inc()
         else:
@@ -259,10 +262,11 @@ def deliver(worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datet
             ),
             updates,
         )
+    # A check-in is "sent" once any of its pushes (the first, or the re-send) reached a device.
     first_pushes = [
         p.row.checkin_id
         for p in plans
-        if p.row.kind == "checkin" and p.row.id in by_row and any(r.outcome == "sent" for _, r in by_row[p.row.id])
+        if p.row.checkin_id and p.row.id in by_row and any(r.outcome == "sent" for _, r in by_row[p.row.id])
     ]
     if first_pushes:
         db.session.execute(
