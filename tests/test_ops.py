@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 
@@ -52,11 +53,63 @@ def test_healthz(api):
     assert resp.json == {"status": "ok"}
 
 
-def test_readyz_when_the_database_answers(api):
+def beat(app, worker_id: str, at: dt.datetime) -> None:
+    """A worker tick, recorded the way the worker records it."""
+    from diary.domain import maintenance
+
+    with app.app_context():
+        maintenance.heartbeat(worker_id, at)
+
+
+def test_readyz_when_the_database_answers_and_a_worker_ticked(clock, app, api):
+    beat(app, "w1", clock.now)
     resp = api.get("/readyz")
     assert resp.status_code == 200
-    assert resp.json["status"] == "ok"
-    assert resp.json["checks"]["database"] == "ok"
+    assert resp.mimetype == "application/json"
+    assert resp.json == {"status": "ok", "checks": {"database": "ok", "worker": "ok"}}
+
+
+def test_readyz_names_the_worker_when_none_ever_ticked(clock, api):
+    resp = api.get("/readyz")
+    assert resp.status_code == 503
+    assert resp.mimetype == "application/json"
+    assert resp.json == {"status": "unavailable", "checks": {"database": "ok", "worker": "no worker has ticked"}}
+
+
+def test_readyz_names_a_stale_worker(clock, app, api):
+    beat(app, "w1", clock.now)
+    clock.advance(seconds=120)  # WORKER_STALE_SECONDS: a tick exactly 120 s old still counts
+    assert api.get("/readyz").status_code == 200
+
+    clock.advance(seconds=1)
+    resp = api.get("/readyz")
+    assert resp.status_code == 503
+    assert resp.mimetype == "application/json"
+    assert resp.json == {"status": "unavailable", "checks": {"database": "ok", "worker": "no worker tick for 121 s"}}
+
+
+def test_readyz_follows_the_newest_of_several_workers(clock, app, api):
+    beat(app, "w-old", clock.now - dt.timedelta(minutes=10))
+    assert api.get("/readyz").status_code == 503
+
+    beat(app, "w-new", clock.now - dt.timedelta(seconds=30))
+    assert api.get("/readyz").json == {"status": "ok", "checks": {"database": "ok", "worker": "ok"}}
+
+    # The same worker ticking again refreshes its own row.
+    clock.advance(minutes=5)
+    assert api.get("/readyz").status_code == 503
+    beat(app, "w-old", clock.now)
+    assert api.get("/readyz").status_code == 200
+    assert sorted(r[0] for r in _heartbeat_ids(app)) == ["w-new", "w-old"]
+
+
+def _heartbeat_ids(app) -> list[tuple]:
+    from sqlalchemy import text
+
+    from diary.extensions import db
+
+    with app.app_context():
+        return [tuple(r) for r in db.session.execute(text("SELECT worker_id FROM worker_heartbeats"))]
 
 
 @pytest.mark.parametrize(
@@ -74,6 +127,7 @@ def test_readyz_names_an_unreachable_database(make_app, url):
     assert resp.mimetype == "application/json"
     assert resp.json["status"] != "ok"
     assert resp.json["checks"]["database"] != "ok"
+    assert resp.json["checks"]["worker"] != "ok"
     # Saying which dependency, never how to reach it.
     assert "nowhere" not in resp.get_data(as_text=True)
     # Liveness does not depend on the database.

@@ -62,7 +62,7 @@ class SessionById(MethodView):
     def delete(self, patient_id, session_id):
         """Delete a session; its check-ins not yet answered are cancelled"""
         staff = current_user()
-        profile = patients.patient_for_staff(staff, patient_id, action="session.delete")
+        profile = patients.patient_for_staff(staff, patient_id, action=None)  # audited below, with the session
         session = sessions.live_session(profile, session_id)
         audit.record(
             staff, "session.delete", patient_id=profile.user_id, resource_type="session", resource_id=session.id

@@ -63,6 +63,10 @@ def _mark_checkin_answered(checkin: Checkin, entry_id: str, at: dt.datetime) -> 
         checkin.status = "answered"
         # Nothing more to push for an answered check-in.
         outbox.cancel_for_checkins([checkin.id], "answered")
+    elif checkin.status in ("pending", "sent"):
+        # Late, and the worker has not expired it yet: it was missed all the same.
+        checkin.status = "expired"
+        outbox.cancel_for_checkins([checkin.id], "expired")
 
 
 def _insert_once(

@@ -10,17 +10,19 @@ from diary.extensions import db
 from diary.models import PatientProfile, User
 
 
-def patient_for_staff(staff: User, patient_id: str, *, action: str) -> PatientProfile:
+def patient_for_staff(staff: User, patient_id: str, *, action: str | None) -> PatientProfile:
     """The patient's profile if they are in the staff member's clinic; audited.
 
     Another clinic's patient answers exactly like a missing one, so ids cannot be probed.
+    `action=None`: the caller records its own, more specific audit row.
     """
     profile = db.session.scalar(
         select(PatientProfile).where(PatientProfile.user_id == patient_id, PatientProfile.clinic_id == staff.clinic_id)
     )
     if profile is None:
         raise NotFound("patient not found")
-    audit.record(staff, action, patient_id=profile.user_id, resource_type="patient", resource_id=profile.user_id)
+    if action is not None:
+        audit.record(staff, action, patient_id=profile.user_id, resource_type="patient", resource_id=profile.user_id)
     return profile
 
 

@@ -9,7 +9,9 @@ Rules (each one deliberate, each one tested):
   does not exist that day (a spring-forward gap), the push goes at the same distance
   after the gap, i.e. the wall time read with the pre-transition offset; if it exists
   twice (a fall-back fold), the first occurrence wins: the earliest moment quiet hours
-  are over.
+  are over (for a due time in the fold's second pass, the second occurrence). A result
+  is never inside quiet hours: if the end read after a gap is quiet again (both ends in
+  the gap), the next end is taken.
 """
 
 from __future__ import annotations
@@ -68,8 +70,15 @@ def outside_quiet_hours(instant: dt.datetime, zone_name: str, quiet: QuietHours)
     if quiet.start > quiet.end and local.time() >= quiet.start:
         end_day += dt.timedelta(days=1)  # the evening part of a window that crosses midnight
     moved = wall_time_instant(end_day, quiet.end, zone)
+    if moved < instant:
+        # The second pass through a fold, after the end's first occurrence: its second one.
+        moved = dt.datetime.combine(end_day, quiet.end, tzinfo=zone).replace(fold=1).astimezone(UTC)
     # A gap can put the resolved end before the instant (quiet hours ending inside it).
-    return max(moved, instant)
+    moved = max(moved, instant)
+    if moved != instant and quiet.contains(moved.astimezone(zone).time()):
+        # Both ends inside one gap: that day has no wall time outside quiet hours.
+        return outside_quiet_hours(moved, zone_name, quiet)
+    return moved
 
 
 def plan_checkins(
