@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 import psycopg
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,10 +37,11 @@ sys.path.insert(0, str(ROOT))
 from diary import create_app  # noqa: E402
 from diary.domain import accounts  # noqa: E402
 from diary.extensions import db  # noqa: E402
-from diary.models import Checkin, Device, Notification, PatientProfile, TreatmentSession, User  # noqa: E402
+from diary.models import Notification, PatientProfile, User  # noqa: E402
 from diary.timeutil import UTC  # noqa: E402
 from diary.worker import Worker  # noqa: E402
 from tests import fake_fcm  # noqa: E402
+from tests.bulk import seed_due_checkin_pushes  # noqa: E402
 
 PATIENTS = 50
 
@@ -54,7 +55,7 @@ def seed(app, rows: int) -> dt.datetime:
     now = dt.datetime.now(UTC)
     with app.app_context():
         clinic = accounts.create_clinic("Bench Clinic")
-        sessions, devices, checkins, pushes = [], [], [], []
+        patients = []
         for i in range(PATIENTS):
             user = User(clinic_id=clinic.id, role="patient", email=f"bench{i}@example.test")
             db.session.add(user)
@@ -64,66 +65,9 @@ def seed(app, rows: int) -> dt.datetime:
                     user_id=user.id, clinic_id=clinic.id, display_name=f"Bench {i}", timezone="UTC", enrolled_at=now
                 )
             )
-            session_id = str(uuid.uuid4())
-            sessions.append(
-                {
-                    "id": session_id,
-                    "patient_id": user.id,
-                    "clinic_id": clinic.id,
-                    "started_at": now - dt.timedelta(hours=1),
-                    "route": "iv",
-                    "created_at": now,
-                }
-            )
-            devices.append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "user_id": user.id,
-                    "token": f"bench-token-{i}",
-                    "platform": "android",
-                    "active": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            for _ in range(rows // PATIENTS):
-                cid = str(uuid.uuid4())
-                checkins.append(
-                    {
-                        "id": cid,
-                        "session_id": session_id,
-                        "patient_id": user.id,
-                        "label": "+1h",
-                        "offset_minutes": 60,
-                        "due_at": now,
-                        "expires_at": now + dt.timedelta(hours=12),
-                        "status": "pending",
-                        "window_minutes": 720,
-                        "created_at": now,
-                    }
-                )
-                pushes.append(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "kind": "checkin",
-                        "dedupe_key": f"checkin:{cid}",
-                        "user_id": user.id,
-                        "checkin_id": cid,
-                        "payload": {"type": "checkin", "checkin_id": cid},
-                        "delivered_device_ids": [],
-                        "status": "pending",
-                        "attempts": 0,
-                        "due_at": now,
-                        "next_attempt_at": now,
-                        "created_at": now,
-                    }
-                )
+            patients.append((user.id, clinic.id))
         db.session.flush()
-        db.session.execute(insert(TreatmentSession), sessions)
-        db.session.execute(insert(Device), devices)
-        db.session.execute(insert(Checkin), checkins)
-        db.session.execute(insert(Notification), pushes)
-        db.session.commit()
+        seed_due_checkin_pushes(patients, rows // PATIENTS, now)
     return now
 
 
@@ -170,7 +114,7 @@ async def run_baseline(fake, concurrency: int) -> float:
         json.dumps(
             {
                 "message": {
-                    "token": f"bench-token-{i % PATIENTS}",
+                    "token": f"token-{i % PATIENTS}",
                     "data": {"type": "checkin", "checkin_id": str(uuid.uuid4())},
                     "notification": {"title": "Time for a check-in", "body": "How are you feeling?"},
                     "android": {"priority": "high", "ttl": "43200s", "collapse_key": "c"},

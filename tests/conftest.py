@@ -220,6 +220,17 @@ class Account:
 
 
 @pytest.fixture
+def clinic(clock, world) -> str:
+    """A clinic. The clock is set up first, so every token of the test is issued on it."""
+    return world.clinic()
+
+
+@pytest.fixture
+def clinician(world, clinic: str) -> Account:
+    return world.staff(clinic)
+
+
+@pytest.fixture
 def world(app: Flask, api: Api):
     """Builds clinics, staff and enrolled patients through the real code paths."""
     return World(app, api)

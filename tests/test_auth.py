@@ -10,17 +10,6 @@ import pytest
 from tests.conftest import PASSWORD
 
 
-@pytest.fixture
-def clinic(clock, world):
-    # The clock comes first, so every token in this module is issued on the test clock.
-    return world.clinic()
-
-
-@pytest.fixture
-def clinician(world, clinic):
-    return world.staff(clinic)
-
-
 def test_login_returns_a_bearer_pair(api, world, clinician, clock):
     resp = api.post("/auth/token", {"email": clinician.email, "password": PASSWORD})
 

@@ -29,16 +29,6 @@ def _frozen(clock):
     return clock
 
 
-@pytest.fixture
-def clinic(world) -> str:
-    return world.clinic()
-
-
-@pytest.fixture
-def clinician(world, clinic):
-    return world.staff(clinic)
-
-
 def create(api, clinician, headers=None, **body):
     payload = {"display_name": "Pat Example", "timezone": "Europe/Berlin", **body}
     return api.post("/patients", payload, token=clinician.token, headers=headers or {})

@@ -69,16 +69,6 @@ def _frozen(clock):
 
 
 @pytest.fixture
-def clinic(world) -> str:
-    return world.clinic()
-
-
-@pytest.fixture
-def clinician(world, clinic):
-    return world.staff(clinic)
-
-
-@pytest.fixture
 def patient(world, clinician):
     return world.patient(clinician, NY)
 

@@ -12,15 +12,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
-from diary.extensions import db
-from diary.models import Checkin, Device, Notification, TreatmentSession
 from diary.timeutil import UTC
+from tests.bulk import seed_due_checkin_pushes
 
 ROOT = Path(__file__).resolve().parent.parent
 ROWS = 10_000
@@ -35,73 +32,11 @@ def _postgres_only(backend):
 
 def _seed_due_rows(app, world, clinician, count: int) -> list[str]:
     """`count` due check-in pushes spread over 50 patients with one device each (bulk SQL)."""
-    now = dt.datetime.now(UTC)
     patients = [world.patient(clinician, timezone="UTC") for _ in range(50)]
-    checkin_ids = []
     with app.app_context():
-        sessions, checkins, pushes, devices = [], [], [], []
-        for p in patients:
-            session_id = str(uuid.uuid4())
-            sessions.append(
-                {
-                    "id": session_id,
-                    "patient_id": p.id,
-                    "clinic_id": p.clinic_id,
-                    "started_at": now - dt.timedelta(hours=1),
-                    "route": "iv",
-                    "created_at": now,
-                }
-            )
-            devices.append(
-                {
-                    "id": str(uuid.uuid4()),
-                    "user_id": p.id,
-                    "token": f"token-{p.id}",
-                    "platform": "android",
-                    "active": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            for _ in range(count // len(patients)):
-                checkin_id = str(uuid.uuid4())
-                checkin_ids.append(checkin_id)
-                checkins.append(
-                    {
-                        "id": checkin_id,
-                        "session_id": session_id,
-                        "patient_id": p.id,
-                        "label": "+1h",
-                        "offset_minutes": 60,
-                        "due_at": now - dt.timedelta(minutes=1),
-                        "expires_at": now + dt.timedelta(hours=12),
-                        "status": "pending",
-                        "window_minutes": 720,
-                        "created_at": now,
-                    }
-                )
-                pushes.append(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "kind": "checkin",
-                        "dedupe_key": f"checkin:{checkin_id}",
-                        "user_id": p.id,
-                        "checkin_id": checkin_id,
-                        "payload": {"type": "checkin", "checkin_id": checkin_id},
-                        "delivered_device_ids": [],
-                        "status": "pending",
-                        "attempts": 0,
-                        "due_at": now - dt.timedelta(minutes=1),
-                        "next_attempt_at": now - dt.timedelta(minutes=1),
-                        "created_at": now,
-                    }
-                )
-        db.session.execute(insert(TreatmentSession), sessions)
-        db.session.execute(insert(Device), devices)
-        db.session.execute(insert(Checkin), checkins)
-        db.session.execute(insert(Notification), pushes)
-        db.session.commit()
-    return checkin_ids
+        return seed_due_checkin_pushes(
+            [(p.id, p.clinic_id) for p in patients], count // len(patients), dt.datetime.now(UTC)
+        )
 
 
 def _worker(
