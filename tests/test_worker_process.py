@@ -1,0 +1,42 @@
+"""The worker as a real process: it ticks (heartbeat, readiness) and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_worker_ticks_and_stops_on_sigterm(app, api, db_url, world):
+    env = {**os.environ, "DATABASE_URL": db_url, "APP_ENV": "testing", "SCHEDULER_TICK_SECONDS": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "diary", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not world.rows("SELECT worker_id FROM worker_heartbeats"):
+            time.sleep(0.1)
+        assert world.rows("SELECT count(*) FROM worker_heartbeats") == [(1,)]
+        ready = api.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json["checks"] == {"database": "ok", "worker": "ok"}
+
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr[-2000:]
+    assert "stopping on signal 15" in stderr
+    assert "stopped" in stderr.splitlines()[-1]
