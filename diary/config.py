@@ -33,6 +33,16 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -93,6 +103,20 @@ class Config:
     ENTRY_FUTURE_TOLERANCE_SECONDS: int = 300
     CRISIS_MESSAGE: str = DEFAULT_CRISIS_MESSAGE
     CRISIS_CONTACTS: list[dict[str, str]] = field(default_factory=lambda: [dict(c) for c in DEFAULT_CRISIS_CONTACTS])
+    # Alert rules (API.md "Alert rules"); thresholds are configuration.
+    ALERT_MOOD_DROP: float = 2.0
+    ALERT_ANXIETY_RISE: float = 2.0
+    ALERT_TREND_RECENT_DAYS: int = 3
+    ALERT_TREND_BASELINE_DAYS: int = 14
+    ALERT_TREND_MIN_BASELINE_ENTRIES: int = 5
+    ALERT_PHQ9_RISE: int = 5
+    ALERT_PHQ9_SEVERE: int = 20
+    ALERT_DISENGAGED_DAYS: int = 4
+    ALERT_EXPIRED_CHECKINS_IN_A_ROW: int = 2
+    # A critical alert not acknowledged is delivered again this often.
+    ALERT_ESCALATION_MINUTES: int = 15
+    # PHQ-9 remission cut-off (remission = latest total below it).
+    REMISSION_PHQ9_CUTOFF: int = 5
     TESTING: bool = False
 
     @classmethod
@@ -124,6 +148,17 @@ class Config:
             FCM_BATCH_SIZE=_env_int("FCM_BATCH_SIZE", 100),
             WORKER_STALE_SECONDS=_env_int("WORKER_STALE_SECONDS", 120),
             EMBEDDED_WORKER=_env_bool("EMBEDDED_WORKER", False),
+            ALERT_MOOD_DROP=_env_float("ALERT_MOOD_DROP", 2.0),
+            ALERT_ANXIETY_RISE=_env_float("ALERT_ANXIETY_RISE", 2.0),
+            ALERT_TREND_RECENT_DAYS=_env_int("ALERT_TREND_RECENT_DAYS", 3),
+            ALERT_TREND_BASELINE_DAYS=_env_int("ALERT_TREND_BASELINE_DAYS", 14),
+            ALERT_TREND_MIN_BASELINE_ENTRIES=_env_int("ALERT_TREND_MIN_BASELINE_ENTRIES", 5),
+            ALERT_PHQ9_RISE=_env_int("ALERT_PHQ9_RISE", 5),
+            ALERT_PHQ9_SEVERE=_env_int("ALERT_PHQ9_SEVERE", 20),
+            ALERT_DISENGAGED_DAYS=_env_int("ALERT_DISENGAGED_DAYS", 4),
+            ALERT_EXPIRED_CHECKINS_IN_A_ROW=_env_int("ALERT_EXPIRED_CHECKINS_IN_A_ROW", 2),
+            ALERT_ESCALATION_MINUTES=_env_int("ALERT_ESCALATION_MINUTES", 15),
+            REMISSION_PHQ9_CUTOFF=_env_int("REMISSION_PHQ9_CUTOFF", 5),
             RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI") or "memory://",
             AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT") or "10 per minute",
             TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
@@ -169,6 +204,17 @@ class Config:
             "PUSH_RETRY_MAX_SECONDS",
             "FCM_BATCH_SIZE",
             "WORKER_STALE_SECONDS",
+            "ALERT_MOOD_DROP",
+            "ALERT_ANXIETY_RISE",
+            "ALERT_TREND_RECENT_DAYS",
+            "ALERT_TREND_BASELINE_DAYS",
+            "ALERT_TREND_MIN_BASELINE_ENTRIES",
+            "ALERT_PHQ9_RISE",
+            "ALERT_PHQ9_SEVERE",
+            "ALERT_DISENGAGED_DAYS",
+            "ALERT_EXPIRED_CHECKINS_IN_A_ROW",
+            "ALERT_ESCALATION_MINUTES",
+            "REMISSION_PHQ9_CUTOFF",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be positive")

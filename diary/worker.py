@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -20,8 +21,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from diary.delivery import push_sender
-from diary.domain import dispatch, maintenance
+from diary.delivery import push_sender, webhook_sender
+from diary.domain import alerts, dispatch, maintenance
 from diary.extensions import db
 from diary.timeutil import utcnow
 
@@ -33,11 +34,17 @@ class Worker:
         self.app = app
         self.worker_id = worker_id or f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
+        self._last_disengagement_check = 0.0
 
     def dispatch_tick(self) -> dispatch.BatchStats:
         with self.app.app_context():
             try:
-                return dispatch.dispatch_due(self.worker_id, push_sender(self.app), should_stop=self.stopping.is_set)
+                return dispatch.dispatch_due(
+                    self.worker_id,
+                    push_sender(self.app),
+                    webhook=webhook_sender(self.app),
+                    should_stop=self.stopping.is_set,
+                )
             finally:
                 db.session.remove()
 
@@ -47,6 +54,11 @@ class Worker:
                 now = utcnow()
                 maintenance.expire_checkins(now)
                 maintenance.enqueue_reminders(now)
+                alerts.escalate(now)
+                # A scan of every patient: once a minute is plenty for a days-long rule.
+                if time.monotonic() - self._last_disengagement_check >= 60:
+                    alerts.evaluate_disengagement(now)
+                    self._last_disengagement_check = time.monotonic()
                 maintenance.heartbeat(self.worker_id, now)
             finally:
                 db.session.remove()

@@ -8,7 +8,7 @@ from marshmallow import ValidationError
 from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_user
 from diary.api.me import own_profile
-from diary.domain import entries, safety, scoring
+from diary.domain import alerts, entries, safety, scoring
 from diary.domain.errors import Conflict, DomainError, Invalid
 from diary.extensions import db
 from diary.models import Clinic
@@ -50,7 +50,11 @@ class Entries(MethodView):
     @blp.alt_response(409, description="id already used with different content")
     def post(self, body):
         """Log an entry (idempotent on the client's id)"""
-        entry, created = entries.create_entry(own_profile(), body)
+        profile = own_profile()
+        entry, created = entries.create_entry(profile, body)
+        if created:
+            # Same transaction: the entry and its alert are stored together or not at all.
+            alerts.after_entries(profile, [entry])
         db.session.commit()
         return _with_safety(entry, _reports_self_harm(entry)), 201 if created else 200
 
@@ -76,7 +80,7 @@ class EntryBatch(MethodView):
     def post(self, body):
         """Sync entries logged offline; each entry stands or falls alone"""
         profile = own_profile()
-        results, at_risk = [], False
+        results, at_risk, stored = [], False, []
         for raw in body["entries"]:
             entry_id = raw.get("id") if isinstance(raw.get("id"), str) else None
             try:
@@ -96,7 +100,10 @@ class EntryBatch(MethodView):
                 continue
             # A duplicate is a resend of an answer the phone may never have seen: show help again.
             at_risk = at_risk or _reports_self_harm(entry)
+            if created:
+                stored.append(entry)
             results.append({"id": entry.id, "status": "created" if created else "duplicate"})
+        alerts.after_entries(profile, stored)
         db.session.commit()
         outcome: dict[str, Any] = {"results": results}
         if at_risk:
@@ -117,7 +124,9 @@ class EntryById(MethodView):
     @blp.response(200, EntrySchema)
     def patch(self, changes, entry_id):
         """Correct an entry; the previous version is kept"""
-        entry = entries.update_entry(own_profile(), entry_id, changes)
+        profile = own_profile()
+        entry = entries.update_entry(profile, entry_id, changes)
+        alerts.after_entries(profile, [entry] if "self_harm_thoughts" in changes else [], trends=True)
         db.session.commit()
         return _with_safety(entry, "self_harm_thoughts" in changes and _reports_self_harm(entry))
 
@@ -137,7 +146,10 @@ class Assessments(MethodView):
     @blp.alt_response(200, schema=AssessmentSchema, description="replay of an assessment already stored")
     def post(self, body):
         """Submit a PHQ-9 or GAD-7 (idempotent on the client's id)"""
-        assessment, created = entries.create_assessment(own_profile(), body)
+        profile = own_profile()
+        assessment, created = entries.create_assessment(profile, body)
+        if created:
+            alerts.on_assessment(profile, assessment)
         db.session.commit()
         at_risk = scoring.reports_self_harm(assessment.instrument, list(assessment.answers))
         return _with_safety(assessment, at_risk), 201 if created else 200

@@ -11,7 +11,9 @@ from typing import Literal, Protocol
 
 from flask import Flask
 
-Outcome = Literal["sent", "invalid_token", "retry"]
+# sent · invalid_token: this push target is dead for good · rejected: a webhook receiver
+# refused the request for good (4xx) · retry: try again later.
+Outcome = Literal["sent", "invalid_token", "rejected", "retry"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,19 @@ class PushSender(Protocol):
     def send(self, messages: list[PushMessage]) -> list[PushResult]:
         """One result per message, in order. Never raises for a per-message failure."""
         ...
+
+
+def webhook_sender(app: Flask):
+    """The alert webhook sender, or None when ALERT_WEBHOOK_URL is not configured."""
+    if not app.config["ALERT_WEBHOOK_URL"]:
+        return None
+    sender = app.extensions.get("diary.webhook_sender")
+    if sender is None:
+        from diary.delivery.webhook import WebhookSender
+
+        sender = WebhookSender(app.config["ALERT_WEBHOOK_URL"], app.config["ALERT_WEBHOOK_SECRET"])
+        app.extensions["diary.webhook_sender"] = sender
+    return sender
 
 
 def push_sender(app: Flask) -> PushSender:

@@ -21,8 +21,9 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from diary import metrics
 from diary.delivery import PushMessage, PushResult, PushSender
+from diary.domain import alerts as alert_rules
 from diary.extensions import db
-from diary.models import OPEN_STATUSES, Checkin, Device, Entry, Notification, PatientProfile
+from diary.models import OPEN_STATUSES, Alert, Checkin, Device, Entry, Notification, PatientProfile, User
 from diary.timeutil import utcnow
 
 # Generic on purpose: FCM and APNs are outside the clinic's walls, so no name, score or note.
@@ -30,7 +31,10 @@ PUSH_TEXT = {
     "checkin": ("Time for a check-in", "How are you feeling? It takes less than a minute."),
     "checkin_resend": ("A check-in is waiting", "Your check-in is still open. It takes less than a minute."),
     "reminder": ("Your daily diary", "A moment to note how today is going?"),
+    "alert_push": ("Patient alert", "A patient alert needs attention. Open the dashboard."),
 }
+ALERT_KINDS = ("alert_push", "alert_webhook")
+STAFF_RECIPIENTS = ("clinician", "ops")
 
 
 @dataclass
@@ -94,10 +98,17 @@ class _Plan:
     row: Notification
     devices: list[Device] = field(default_factory=list)
     cancel_reason: str | None = None
+    alert: Alert | None = None  # for a webhook row
 
 
-def _still_wanted(row: Notification, now: dt.datetime, profiles: dict, checkins: dict, entry_days: set) -> str | None:
+def _still_wanted(
+    row: Notification, now: dt.datetime, profiles: dict, checkins: dict, entry_days: set, alerts: dict
+) -> str | None:
     """Why this row should not go out any more, or None."""
+    if row.kind in ALERT_KINDS:
+        alert = alerts.get(row.alert_id)
+        # Someone acknowledged it (or resolved it): paging more people serves no one.
+        return None if alert is not None and alert.status == "open" else f"alert {alert.status if alert else 'gone'}"
     profile = profiles.get(row.user_id)
     if profile is None:
         return "recipient gone"
@@ -137,13 +148,34 @@ def _plan(rows: list[Notification], now: dt.datetime) -> list[_Plan]:
     devices_by_user: dict[str, list[Device]] = defaultdict(list)
     for device in db.session.scalars(select(Device).where(Device.user_id.in_(user_ids), Device.active.is_(True))):
         devices_by_user[device.user_id].append(device)
+    alerts = {a.id: a for a in db.session.scalars(select(Alert).where(Alert.id.in_({r.alert_id for r in rows})))}
+    staff_devices: dict[str, list[Device]] = defaultdict(list)
+    if any(r.kind == "alert_push" for r in rows):
+        clinic_ids = {a.clinic_id for a in alerts.values()}
+        for device, clinic_id in db.session.execute(
+            select(Device, User.clinic_id)
+            .join(User, User.id == Device.user_id)
+            .where(
+                User.clinic_id.in_(clinic_ids),
+                User.role.in_(STAFF_RECIPIENTS),
+                User.is_active.is_(True),
+                Device.active.is_(True),
+            )
+        ):
+            staff_devices[clinic_id].append(device)
     plans = []
     for row in rows:
-        reason = _still_wanted(row, now, profiles, checkins, entry_days)
+        reason = _still_wanted(row, now, profiles, checkins, entry_days, alerts)
         if reason:
             plans.append(_Plan(row, cancel_reason=reason))
             continue
-        pending = [d for d in devices_by_user[row.user_id] if d.id not in set(row.delivered_device_ids or [])]
+        if row.kind == "alert_webhook":
+            plans.append(_Plan(row, alert=alerts[row.alert_id]))
+            continue
+        targets = (
+            staff_devices[alerts[row.alert_id].clinic_id] if row.kind == "alert_push" else devices_by_user[row.user_id]
+        )
+        pending = [d for d in targets if d.id not in set(row.delivered_device_ids or [])]
         plans.append(_Plan(row, devices=pending))
     return plans
 
@@ -158,11 +190,15 @@ def _message(row: Notification, device: Device, now: dt.datetime, checkins: dict
         collapse = f"checkin-{row.checkin_id}"
     elif row.kind == "reminder":
         collapse = "daily-reminder"
+    elif row.alert_id:
+        collapse = f"alert-{row.alert_id}"
     data = {str(k): str(v) for k, v in row.payload.items() if k != "local_date"}
     return PushMessage(device.token, title, body, data=data, ttl_seconds=ttl, collapse_key=collapse)
 
 
-def deliver(worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datetime | None = None) -> BatchStats:
+def deliver(
+    worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datetime | None = None, webhook=None
+) -> BatchStats:
     """Deliver rows this worker has claimed and record every outcome."""
     now = now or utcnow()
     stats = BatchStats(claimed=len(ids))
@@ -182,7 +218,13 @@ def deliver(worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datet
         sender.send([_message(p.row, d, now, checkins) for p, d in outgoing]) if outgoing else []
     )
 
-    by_row: dict[str, list[tuple[Device, PushResult]]] = defaultdict(list)
+    by_row: dict[str, list[tuple[Device | None, PushResult]]] = defaultdict(list)
+    for plan in plans:
+        if plan.alert is not None and not plan.cancel_reason:
+            if webhook is None:  # the URL was unset after the row was queued
+                plan.cancel_reason = "no webhook configured"
+                continue
+            by_row[plan.row.id].append((None, webhook.post(alert_rules.webhook_body(plan.alert), int(now.timestamp()))))
     for (plan, device), result in zip(outgoing, results, strict=True):
         by_row[plan.row.id].append((device, result))
         if result.outcome == "invalid_token":
@@ -212,11 +254,13 @@ def deliver(worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datet
         errors = []
         for device, result in by_row[row.id]:
             if result.outcome == "sent":
-                delivered.append(device.id)
+                delivered.append(device.id if device is not None else "webhook")
                 change["provider_message_id"] = result.message_id
             elif result.outcome == "retry":
                 retry_after.append(result.retry_after or 0.0)
                 errors.append(result.error or "retry")
+            elif result.outcome == "rejected":
+                errors.append(f"rejected: {result.error}")
             else:
                 errors.append(f"device deactivated: {result.error}")
         if not retry_after:  # every device answered for good: delivered, or its token is dead
@@ -224,6 +268,10 @@ def deliver(worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datet
                 change.update(status="sent", sent_at=now, last_error="; ".join(errors) or None)
                 stats.sent += 1
                 metrics.PUSHES.labels(row.kind, "sent").inc()
+            elif row.kind == "alert_webhook":  # the receiver refused it for good
+                change.update(status="dead", last_error="; ".join(errors))
+                stats.dead += 1
+                metrics.PUSHES.labels(row.kind, "dead").inc()
             else:
                 change.update(status="cancelled", last_error="; ".join(errors) or "no active device")
                 stats.cancelled += 1
@@ -276,7 +324,9 @@ def deliver(worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datet
     return stats
 
 
-def dispatch_due(worker_id: str, sender: PushSender, *, should_stop=lambda: False, max_batches: int = 50) -> BatchStats:
+def dispatch_due(
+    worker_id: str, sender: PushSender, *, webhook=None, should_stop=lambda: False, max_batches: int = 50
+) -> BatchStats:
     """Claim and deliver batches until nothing is due (or asked to stop)."""
     cfg = current_app.config
     total = BatchStats()
@@ -292,5 +342,5 @@ def dispatch_due(worker_id: str, sender: PushSender, *, should_stop=lambda: Fals
         # the pushes of one call, not of the whole claim. The claim is always finished.
         step = cfg["FCM_BATCH_SIZE"]
         for start in range(0, len(ids), step):
-            total.add(deliver(worker_id, ids[start : start + step], sender))
+            total.add(deliver(worker_id, ids[start : start + step], sender, webhook=webhook))
     return total

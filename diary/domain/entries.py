@@ -178,9 +178,14 @@ def delete_entry(patient_id: str, entry_id: str) -> None:
     db.session.flush()
 
 
-def encode_cursor(entry: Entry) -> str:
-    raw = json.dumps([iso_utc(entry.recorded_at), entry.id]).encode()
+def encode_keyset(instant: dt.datetime, row_id: str) -> str:
+    """An opaque cursor for keyset pagination on (instant, id)."""
+    raw = json.dumps([iso_utc(instant), row_id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def encode_cursor(entry: Entry) -> str:
+    return encode_keyset(entry.recorded_at, entry.id)
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:

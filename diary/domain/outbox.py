@@ -19,6 +19,7 @@ def enqueue(
     *,
     user_id: str | None = None,
     checkin_id: str | None = None,
+    alert_id: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> Notification | None:
     """Add a message once; a second enqueue with the same dedupe key is a no-op (None).
@@ -33,6 +34,7 @@ def enqueue(
         next_attempt_at=due_at,
         user_id=user_id,
         checkin_id=checkin_id,
+        alert_id=alert_id,
         payload=payload or {},
         status="pending",
         attempts=0,

@@ -1,5 +1,6 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
+from diary.models.alerts import ALERT_STATUSES, RULES, UNRESOLVED, Alert
 from diary.models.audit import AuditEvent
 from diary.models.clinics import Clinic
 from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
@@ -17,13 +18,17 @@ from diary.models.users import (
 )
 
 __all__ = [
+    "ALERT_STATUSES",
     "CHECKIN_STATUSES",
     "KINDS",
     "OPEN_STATUSES",
     "ROLES",
     "ROUTES",
+    "RULES",
     "SIDE_EFFECTS",
     "STAFF_ROLES",
+    "UNRESOLVED",
+    "Alert",
     "Assessment",
     "AuditEvent",
     "AuthSession",

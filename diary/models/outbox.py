@@ -38,6 +38,7 @@ class Notification(db.Model):
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
     checkin_id: Mapped[str | None] = mapped_column(ForeignKey("checkins.id"), index=True)
+    alert_id: Mapped[str | None] = mapped_column(ForeignKey("alerts.id"), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Devices already reached: a retry after a partial failure must not push them twice.
     delivered_device_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
