@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from diary.domain import accounts, devices, scoring
+from diary.domain import accounts, alerts, devices, scoring
 from diary.domain.sessions import record_session
 from diary.extensions import db
 from diary.models import Assessment, Clinic, Entry, PatientProfile, User
@@ -35,6 +35,8 @@ class Trajectory:
     anxiety: tuple[float, float]
     session_bump: float
     checkin_answer_rate: float = 0.8
+    recent_jump: float = 0.0
+    recent_jump: float = 0.0
     # The demo's "record a session, watch the push" path should work at any hour.
     no_quiet_hours: bool = False
 
@@ -55,10 +57,11 @@ PATIENTS = (
         "worsening@demo.example",
         "Casey Anxious",
         "America/Los_Angeles",
-        (5.0, 3.5),
-        (4.0, 8.5),
+        (5.0, 4.5),
+        (4.0, 6.0),
         0.2,
         checkin_answer_rate=0.5,
+        recent_jump=3.5,
     ),
 )
 STAFF = (("clinician", "clinician@demo.example"), ("ops", "ops@demo.example"))
@@ -109,6 +112,9 @@ def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: 
         bump = spec.session_bump * max(0.0, 1 - since_session / 5) if since_session is not None else 0.0
         mood = spec.mood[0] + (spec.mood[1] - spec.mood[0]) * share + bump + rng.gauss(0, 0.8)
         anxiety = spec.anxiety[0] + (spec.anxiety[1] - spec.anxiety[0]) * share - bump / 2 + rng.gauss(0, 0.8)
+        if (now - recorded_at).days < 3:  # a sharp recent turn for the worse, if the trajectory has one
+            mood -= spec.recent_jump / 2
+            anxiety += spec.recent_jump
         effects = ["dissociation", "nausea"] if since_session == 0 else []
         entry = Entry(
             id=str(uuid.uuid5(NAMESPACE, f"{spec.email}/{day}")),
@@ -156,6 +162,10 @@ def seed() -> dict[str, object]:
         start = (utcnow() - dt.timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
         for spec in PATIENTS:
             _seed_patient(staff["clinician"], spec, rng, start)
+        db.session.flush()
+        # The seeded history went in directly, so run the trend rules once, as a write would.
+        for profile in db.session.scalars(select(PatientProfile).where(PatientProfile.clinic_id == clinic.id)):
+            alerts.evaluate_trends(profile)
         pending, _profile, code, expires_at = accounts.create_patient(
             staff["clinician"], display_name="Drew Newcomer", timezone="Europe/London", external_ref="DEMO-NEW"
         )

@@ -30,6 +30,10 @@ class _OutboxCollector:
         for (kind, status), count in sorted(self.state.get("depth", {}).items()):
             depth.add_metric([kind, status], count)
         yield depth
+        alerts = GaugeMetricFamily("diary_open_alerts", "Unresolved alerts", labels=["severity", "status"])
+        for (severity, status), count in sorted(self.state.get("open_alerts", {}).items()):
+            alerts.add_metric([severity, status], count)
+        yield alerts
         yield GaugeMetricFamily(
             "diary_outbox_oldest_due_age_seconds",
             "How long the oldest due row has waited",

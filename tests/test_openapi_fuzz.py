@@ -25,6 +25,10 @@ RULES_BEYOND_SCHEMA = {
     "PATCH /api/v1/me/entries/{entry_id}": "recorded_at at most 5 minutes in the future",
     "POST /api/v1/me/assessments": "9 answers for phq9, 7 for gad7; recorded_at not in the future",
     "POST /api/v1/patients/{patient_id}/sessions": "started_at not in the future",
+    "GET /api/v1/me/entries": "an opaque cursor must be one the API issued; from <= to",
+    "GET /api/v1/patients": "an opaque cursor must be one the API issued",
+    "GET /api/v1/alerts": "an opaque cursor must be one the API issued",
+    "GET /api/v1/patients/{patient_id}/summary": "from <= to, at most 2 years apart",
 }
 
 

@@ -12,7 +12,7 @@ from diary import metrics
 from diary.api.base import Blueprint
 from diary.domain import maintenance
 from diary.extensions import db, limiter
-from diary.models import OPEN_STATUSES, Notification
+from diary.models import OPEN_STATUSES, UNRESOLVED, Alert, Notification
 from diary.timeutil import utcnow
 
 blp = Blueprint("ops", __name__, description="Health, readiness and metrics")
@@ -86,10 +86,16 @@ def outbox_state() -> dict:
                 Notification.status.in_(("pending", "failed")), Notification.next_attempt_at <= now
             )
         )
+        open_alerts = db.session.execute(
+            select(Alert.severity, Alert.status, func.count())
+            .where(Alert.status.in_(UNRESOLVED))
+            .group_by(Alert.severity, Alert.status)
+        ).all()
     except SQLAlchemyError:
         db.session.rollback()
         return {}
     return {
+        "open_alerts": {(severity, status): count for severity, status, count in open_alerts},
         "depth": {(kind, status): count for kind, status, count in depth},
         "oldest_due_age": (now - oldest).total_seconds() if oldest else 0.0,
     }

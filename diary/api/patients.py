@@ -1,19 +1,37 @@
 """Staff views of their clinic's patients."""
 
+import datetime as dt
+
 from flask.views import MethodView
 
 from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_user
-from diary.domain import accounts, audit, patients
-from diary.domain.errors import Conflict
+from diary.domain import accounts, audit, panel, patients, summary
+from diary.domain.errors import Conflict, Invalid
 from diary.extensions import db
 from diary.schemas.patients import PatientCreateSchema, PatientSchema
+from diary.schemas.summary import PanelPageSchema, PanelQuerySchema, SummaryQuerySchema, SummarySchema
+from diary.timeutil import local_date, utcnow
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1/patients", description="Clinic patients (staff)")
 
 
+MAX_SUMMARY_DAYS = 731  # two years
+
+
 @blp.route("")
 class Patients(MethodView):
+    @authenticated("clinician")
+    @blp.arguments(PanelQuerySchema, location="query")
+    @blp.response(200, PanelPageSchema)
+    def get(self, query):
+        """The clinic panel: riskiest first (open critical alerts, open warnings, lowest 7-day mood)"""
+        items, next_cursor = panel.panel_page(
+            current_user(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor")
+        )
+        db.session.commit()
+        return {"items": items, "next_cursor": next_cursor}
+
     @authenticated("clinician")
     @blp.arguments(PatientCreateSchema)
     @blp.response(201, PatientSchema)
@@ -39,6 +57,26 @@ class PatientById(MethodView):
         profile = patients.patient_for_staff(current_user(), patient_id, action="patient.read")
         db.session.commit()
         return patients.patient_view(profile)
+
+
+@blp.route("/<patient_id>/summary")
+class Summary(MethodView):
+    @authenticated("clinician")
+    @blp.arguments(SummaryQuerySchema, location="query")
+    @blp.response(200, SummarySchema)
+    def get(self, query, patient_id):
+        """How the patient is doing: trends, sessions and their effect, adherence, alerts"""
+        profile = patients.patient_for_staff(current_user(), patient_id, action="patient.summary")
+        today = local_date(utcnow(), profile.timezone)
+        date_to = query.get("to") or today
+        date_from = query.get("from_") or date_to - dt.timedelta(days=29)
+        if date_from > date_to:
+            raise Invalid("from", "must not be after 'to'")
+        if (date_to - date_from).days + 1 > MAX_SUMMARY_DAYS:
+            raise Invalid("from", "the window may span at most 2 years")
+        result = summary.summarize(profile, date_from, date_to, today)
+        db.session.commit()
+        return result
 
 
 @blp.route("/<patient_id>/enrollment-code")

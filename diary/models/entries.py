@@ -29,6 +29,13 @@ class Entry(db.Model):
     __tablename__ = "entries"
     __table_args__ = (
         Index("ix_entries_patient_recorded", "patient_id", "recorded_at", "id"),
+        # The panel's "last 7 days" across a clinic: a range scan, not the whole history.
+        Index(
+            "ix_entries_recorded_live",
+            "recorded_at",
+            postgresql_where=text("deleted_at IS NULL"),
+            sqlite_where=text("deleted_at IS NULL"),
+        ),
         Index(
             "ix_entries_patient_day_live",
             "patient_id",

@@ -1,0 +1,115 @@
+from marshmallow import Schema, fields, validate
+
+from diary.schemas.alerts import AlertSchema
+from diary.schemas.fields import Instant, Text
+
+
+class PanelQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = Text(validate=validate.Length(max=512))
+
+
+class PanelItemSchema(Schema):
+    id = fields.String()
+    display_name = fields.String()
+    last_entry_at = Instant(allow_none=True)
+    mood_7d_mean = fields.Float(allow_none=True)
+    anxiety_7d_mean = fields.Float(allow_none=True)
+    adherence_7d = fields.Float()
+    open_alerts = fields.Integer()
+    open_critical_alerts = fields.Integer()
+
+
+class PanelPageSchema(Schema):
+    items = fields.List(fields.Nested(PanelItemSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class SummaryQuerySchema(Schema):
+    from_ = fields.Date(data_key="from", metadata={"description": "local date; default 29 days before `to`"})
+    to = fields.Date(metadata={"description": "local date; default the patient's today"})
+
+
+class ScaleSchema(Schema):
+    n = fields.Integer()
+    mean = fields.Float(allow_none=True)
+    min = fields.Integer(allow_none=True)
+    max = fields.Integer(allow_none=True)
+    latest = fields.Integer(allow_none=True)
+    slope_per_week = fields.Float(allow_none=True)
+
+
+class DailySchema(Schema):
+    date = fields.Date()
+    mood_mean = fields.Float()
+    anxiety_mean = fields.Float()
+    n = fields.Integer()
+
+
+class ScoreSchema(Schema):
+    recorded_at = Instant()
+    total = fields.Integer()
+    severity = fields.String()
+
+
+class AssessmentSeriesSchema(Schema):
+    phq9 = fields.List(fields.Nested(ScoreSchema))
+    gad7 = fields.List(fields.Nested(ScoreSchema))
+
+
+class Phq9OutcomeSchema(Schema):
+    baseline_total = fields.Integer(allow_none=True)
+    baseline_recorded_at = Instant(allow_none=True)
+    latest_total = fields.Integer(allow_none=True)
+    latest_recorded_at = Instant(allow_none=True)
+    change_percent = fields.Float(allow_none=True)
+    response = fields.Boolean(allow_none=True)
+    remission = fields.Boolean(allow_none=True)
+    remission_cutoff = fields.Integer()
+
+
+class BaselineSchema(Schema):
+    mood = fields.Float(allow_none=True)
+    anxiety = fields.Float(allow_none=True)
+
+
+class SummaryCheckinSchema(Schema):
+    label = fields.String()
+    due_at = Instant()
+    status = fields.String()
+    mood = fields.Integer(allow_none=True)
+    anxiety = fields.Integer(allow_none=True)
+
+
+class SummarySessionSchema(Schema):
+    id = fields.String()
+    started_at = Instant()
+    route = fields.String()
+    dose_mg = fields.Float(allow_none=True)
+    baseline = fields.Nested(BaselineSchema)
+    checkins = fields.List(fields.Nested(SummaryCheckinSchema))
+    effect_days = fields.Integer(allow_none=True)
+
+
+class AdherenceSchema(Schema):
+    days_with_entry = fields.Integer()
+    days_in_window = fields.Integer()
+    checkins_sent = fields.Integer()
+    checkins_answered = fields.Integer()
+    checkin_rate = fields.Float(allow_none=True)
+
+
+class SummarySchema(Schema):
+    patient_id = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    timezone = fields.String()
+    mood = fields.Nested(ScaleSchema)
+    anxiety = fields.Nested(ScaleSchema)
+    daily = fields.List(fields.Nested(DailySchema))
+    assessments = fields.Nested(AssessmentSeriesSchema)
+    phq9_outcome = fields.Nested(Phq9OutcomeSchema)
+    sessions = fields.List(fields.Nested(SummarySessionSchema))
+    adherence = fields.Nested(AdherenceSchema)
+    side_effects = fields.Dict(keys=fields.String(), values=fields.Integer())
+    alerts = fields.List(fields.Nested(AlertSchema))
