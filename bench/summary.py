@@ -1,0 +1,250 @@
+"""Summary and panel benchmark on PostgreSQL (run by hand, not in CI).
+
+    .venv/bin/python -m bench.summary [--requests 200] [--panel-patients 2000]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+
+Creates its own database (dropped at the end) and measures, through the real HTTP stack
+(Flask test client: auth, audit, serialisation):
+  1. GET /patients/{id}/summary, 30-day window, for a patient with 2 years of history
+     (~2,200 entries, sessions, check-ins, PHQ-9s): p50/p95;
+  2. the same for a patient with 10x older history (~22,000 entries): p50/p95 and the
+     ratio to 1 — the summary's cost should follow the window, not the history;
+  3. GET /patients?limit=50 over a clinic of N patients (7 days of recent entries each
+     plus older history): p50/p95 over the pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import insert
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from diary import create_app  # noqa: E402
+from diary.domain import accounts  # noqa: E402
+from diary.domain.scoring import score  # noqa: E402
+from diary.extensions import db  # noqa: E402
+from diary.models import Assessment, Checkin, Entry, PatientProfile, TreatmentSession, User  # noqa: E402
+from diary.timeutil import UTC, local_date  # noqa: E402
+
+PASSWORD = "bench-password-1"
+ZONE = "America/New_York"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def add_patient(clinic_id: str, name: str) -> str:
+    user = User(clinic_id=clinic_id, role="patient", email=f"{uuid.uuid4().hex[:10]}@bench.example")
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(
+        PatientProfile(
+            user_id=user.id, clinic_id=clinic_id, display_name=name, timezone=ZONE, enrolled_at=dt.datetime.now(UTC)
+        )
+    )
+    return user.id
+
+
+def history(patient_id: str, days: int, per_day: int, now: dt.datetime, rng: random.Random) -> None:
+    """`per_day` entries a day for `days` days, sessions every 3 weeks, PHQ-9 every 2 weeks."""
+    rows = []
+    for day in range(days):
+        for k in range(per_day):
+            at = now - dt.timedelta(days=day, hours=k * 5 + rng.uniform(0, 3))
+            rows.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "patient_id": patient_id,
+                    "recorded_at": at,
+                    "local_date": local_date(at, ZONE),
+                    "timezone": ZONE,
+                    "mood": rng.randint(2, 9),
+                    "anxiety": rng.randint(1, 8),
+                    "sleep_hours": 7.0,
+                    "version": 1,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+            )
+        if len(rows) >= 5000:
+            db.session.execute(insert(Entry), rows)
+            rows = []
+    if rows:
+        db.session.execute(insert(Entry), rows)
+    sessions, checkins, phq9 = [], [], []
+    for day in range(0, days, 21):
+        started = now - dt.timedelta(days=day, hours=6)
+        sid = str(uuid.uuid4())
+        sessions.append(
+            {
+                "id": sid,
+                "patient_id": patient_id,
+                "clinic_id": None,
+                "started_at": started,
+                "route": "iv",
+                "dose_mg": 35.0,
+                "created_at": started,
+            }
+        )
+        for label, offset in (("+4h", 240), ("+1d", 1440), ("+3d", 4320), ("+7d", 10080)):
+            due = started + dt.timedelta(minutes=offset)
+            checkins.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "session_id": sid,
+                    "patient_id": patient_id,
+                    "label": label,
+                    "offset_minutes": offset,
+                    "due_at": due,
+                    "expires_at": due + dt.timedelta(hours=12),
+                    "status": rng.choice(["answered", "expired"]),
+                    "window_minutes": 720,
+                    "created_at": due,
+                }
+            )
+    for day in range(0, days, 14):
+        at = now - dt.timedelta(days=day, hours=2)
+        answers = [rng.randint(0, 3) for _ in range(8)] + [0]
+        total, band = score("phq9", answers)
+        phq9.append(
+            {
+                "id": str(uuid.uuid4()),
+                "patient_id": patient_id,
+                "instrument": "phq9",
+                "answers": answers,
+                "total": total,
+                "severity": band,
+                "recorded_at": at,
+                "local_date": local_date(at, ZONE),
+                "timezone": ZONE,
+                "created_at": at,
+            }
+        )
+    return sessions, checkins, phq9
+
+
+def timed(client, path: str, headers: dict, n: int) -> list[float]:
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        resp = client.get(path, headers=headers)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert resp.status_code == 200, resp.json
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--panel-patients", type=int, default=2000)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
+    args = parser.parse_args()
+    rng = random.Random(7)
+
+    name = f"diary_bench_{uuid.uuid4().hex[:8]}"
+    admin = args.database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = f"{args.database_url.rpartition('/')[0]}/{name}"
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": url,
+            "APP_ENV": "testing",
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_KIB": 1024,
+            "ARGON2_PARALLELISM": 1,
+            "AUTH_RATE_LIMIT": "100000 per minute",
+        }
+    )
+    try:
+        with app.app_context():
+            from flask_migrate import upgrade
+
+            upgrade(directory=str(ROOT / "migrations"))
+            now = dt.datetime.now(UTC)
+            clinic = accounts.create_clinic("Bench Clinic")
+            accounts.create_staff(clinic, "clinician", "bench-clinician@bench.example", PASSWORD)
+            two_years = add_patient(clinic.id, "Two Years")
+            twenty_years = add_patient(clinic.id, "Twenty Years")
+            extra = []
+            for pid, days in ((two_years, 730), (twenty_years, 7300)):
+                sessions, checkins, phq9 = history(pid, days, 3, now, rng)
+                for s in sessions:
+                    s["clinic_id"] = clinic.id
+                extra.append((sessions, checkins, phq9))
+            for sessions, checkins, phq9 in extra:
+                db.session.execute(insert(TreatmentSession), sessions)
+                db.session.execute(insert(Checkin), checkins)
+                db.session.execute(insert(Assessment), phq9)
+            for i in range(args.panel_patients - 2):
+                pid = add_patient(clinic.id, f"Panel {i:04d}")
+                history(pid, 60, 1, now, rng)
+            db.session.commit()
+            db.session.execute(db.text("ANALYZE"))
+            db.session.commit()
+            counts = dict(
+                db.session.execute(
+                    db.text(
+                        "SELECT patient_id, count(*) FROM entries WHERE patient_id IN (:a, :b) GROUP BY patient_id"
+                    ),
+                    {"a": two_years, "b": twenty_years},
+                ).all()
+            )
+
+        client = app.test_client()
+        token = client.post(
+            "/api/v1/auth/token", json={"email": "bench-clinician@bench.example", "password": PASSWORD}
+        ).json["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        timed(client, f"/api/v1/patients/{two_years}/summary", headers, 10)  # warm up
+        short = timed(client, f"/api/v1/patients/{two_years}/summary", headers, args.requests)
+        long = timed(client, f"/api/v1/patients/{twenty_years}/summary", headers, args.requests)
+
+        panel, cursor, pages = [], None, 0
+        while len(panel) < args.requests:
+            path = "/api/v1/patients?limit=50" + (f"&cursor={cursor}" if cursor else "")
+            started = time.perf_counter()
+            resp = client.get(path, headers=headers)
+            panel.append((time.perf_counter() - started) * 1000)
+            cursor = resp.json["next_cursor"]  # None: start over from the first page
+            pages += 1
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    print(
+        f"summary, 30-day window, {counts[two_years]} entries (2 years):  "
+        f"p50 {statistics.median(short):6.1f} ms  p95 {percentile(short, 0.95):6.1f} ms"
+    )
+    print(
+        f"summary, 30-day window, {counts[twenty_years]} entries (20 years): "
+        f"p50 {statistics.median(long):6.1f} ms  p95 {percentile(long, 0.95):6.1f} ms"
+    )
+    print(f"ratio 10x history / 1x (p50): {statistics.median(long) / statistics.median(short):.2f}")
+    print(
+        f"panel, page of 50 of {args.panel_patients} patients ({pages} pages): "
+        f"p50 {statistics.median(panel):6.1f} ms  p95 {percentile(panel, 0.95):6.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
