@@ -16,6 +16,7 @@ from diary.extensions import db
 from diary.models import UNRESOLVED, Alert, Entry, PatientProfile, User
 
 NO_MOOD = 99.0  # sorts patients without recent entries after every real mean
+MAX_ALERTS = 1000  # far above the open alerts a patient can have (one per rule)
 
 
 def _encode(key: tuple) -> str:
@@ -28,6 +29,12 @@ def _decode(cursor: str) -> tuple[int, int, float, str]:
         if not (
             isinstance(crit, int) and isinstance(warn, int) and isinstance(mood, int | float) and isinstance(pid, str)
         ):
+            raise ValueError
+        # Only values a page end can have: no bools, NaN, infinities or out-of-range numbers, no
+        # NUL or lone surrogates in the id (they would reach the database and fail there: a 500).
+        if isinstance(crit, bool) or isinstance(warn, bool) or isinstance(mood, bool) or not pid.isprintable():
+            raise ValueError
+        if not (0 <= crit <= MAX_ALERTS and 0 <= warn <= MAX_ALERTS and 0 <= mood <= NO_MOOD):
             raise ValueError
         return crit, warn, float(mood), pid
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
@@ -108,7 +115,8 @@ def panel_page(
                 "last_entry_at": row.last_entry_at,
                 "mood_7d_mean": row.mood_sum / n if n else None,
                 "anxiety_7d_mean": row.anxiety_sum / n if n else None,
-                "adherence_7d": (row.days or 0) / 7,
+                # 7 x 24 hours touch 8 local dates: adherence cannot pass 100 %.
+                "adherence_7d": min(row.days or 0, 7) / 7,
                 "open_alerts": int(row.total),
                 "open_critical_alerts": int(row.critical),
             }

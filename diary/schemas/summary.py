@@ -1,3 +1,5 @@
+import datetime as dt
+
 from marshmallow import Schema, fields, validate
 
 from diary.schemas.alerts import AlertSchema
@@ -25,9 +27,16 @@ class PanelPageSchema(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+# Far enough from date.min/date.max that window arithmetic (local midnights in UTC, the
+# default `from` 29 days back) cannot overflow into a 500.
+SUMMARY_DATES = validate.Range(min=dt.date(1900, 1, 1), max=dt.date(2999, 12, 31))
+
+
 class SummaryQuerySchema(Schema):
-    from_ = fields.Date(data_key="from", metadata={"description": "local date; default 29 days before `to`"})
-    to = fields.Date(metadata={"description": "local date; default the patient's today"})
+    from_ = fields.Date(
+        data_key="from", validate=SUMMARY_DATES, metadata={"description": "local date; default 29 days before `to`"}
+    )
+    to = fields.Date(validate=SUMMARY_DATES, metadata={"description": "local date; default the patient's today"})
 
 
 class ScaleSchema(Schema):
