@@ -302,3 +302,22 @@ def fake_fcm(tmp_path):
 
 def fcm_config(fake) -> dict[str, Any]:
     return {"PUSH_BACKEND": "fcm", "GOOGLE_APPLICATION_CREDENTIALS": fake.credentials_path, "FCM_ENDPOINT": fake.url}
+
+
+def count_statements(app: Flask, request) -> tuple[int, Any]:
+    """The number of SQL statements sent while `request()` runs, and its response."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        resp = request()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(statements), resp

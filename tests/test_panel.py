@@ -14,11 +14,9 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
-from diary.extensions import db
 from diary.timeutil import UTC
-from tests.conftest import PASSWORD, Account
+from tests.conftest import PASSWORD, Account, count_statements
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BERLIN = "Europe/Berlin"
@@ -103,27 +101,6 @@ def expect_invalid(resp, field: str) -> dict:
 
 def cursor_of(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-@dataclasses.dataclass
-class StatementCounter:
-    statements: list[str] = dataclasses.field(default_factory=list)
-
-    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.statements.append(statement)
-
-
-def count_statements(app, request) -> tuple[int, Any]:
-    """The number of SQL statements sent while `request()` runs, and its response."""
-    with app.app_context():
-        engine = db.engine
-    counter = StatementCounter()
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        resp = request()
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    return len(counter.statements), resp
 
 
 def item(patient: Account, name: str, last: str | None, mood, anxiety, adherence, alerts=0, critical=0) -> dict:

@@ -18,11 +18,10 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from diary.extensions import db
 from diary.models import SIDE_EFFECTS
-from tests.conftest import Account, Api
+from tests.conftest import Account, Api, count_statements
 
 BERLIN = "Europe/Berlin"
 KIRITIMATI = "Pacific/Kiritimati"
@@ -121,27 +120,6 @@ def phq9(total: int) -> list[int]:
     for i in range(total):
         answers[i % 8] += 1
     return answers
-
-
-@dataclasses.dataclass
-class StatementCounter:
-    statements: list[str] = dataclasses.field(default_factory=list)
-
-    def __call__(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.statements.append(statement)
-
-
-def count_statements(app, request) -> tuple[int, Any]:
-    """The number of SQL statements sent while `request()` runs, and its response."""
-    with app.app_context():
-        engine = db.engine
-    counter = StatementCounter()
-    event.listen(engine, "before_cursor_execute", counter)
-    try:
-        resp = request()
-    finally:
-        event.remove(engine, "before_cursor_execute", counter)
-    return len(counter.statements), resp
 
 
 # --------------------------------------------------------------------------- scales and daily means
