@@ -49,14 +49,23 @@ class FakeFcm:
     received: list[dict[str, Any]] = field(default_factory=list)
     token_requests: int = 0
     scripts: dict[str, list[Answer]] = field(default_factory=dict)
+    # An outage: every send gets this answer until set back to None.
+    outage: Answer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, token: str, *answers: Answer) -> None:
         with self.lock:
             self.scripts[token] = list(answers)
 
+    def fail_all(self, answer: Answer | None) -> None:
+        """Start (an Answer) or end (None) an outage affecting every token."""
+        with self.lock:
+            self.outage = answer
+
     def next_answer(self, token: str) -> Answer:
         with self.lock:
+            if self.outage is not None:
+                return self.outage
             queue = self.scripts.get(token)
             return queue.pop(0) if queue else Answer()
 
