@@ -39,8 +39,23 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if config.TRUSTED_PROXY_HOPS:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.TRUSTED_PROXY_HOPS, x_proto=config.TRUSTED_PROXY_HOPS)
 
+    from diary import logs
+
+    logs.configure(app)
     _init_extensions(app)
     _register_docs_assets(app)
+    if config.CORS_ORIGINS:
+        from flask_cors import CORS
+
+        # Closed unless configured: only the listed dashboard origins, only the API.
+        CORS(
+            app,
+            resources={r"/api/*": {"origins": config.CORS_ORIGINS}},
+            supports_credentials=False,
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
 
     from diary import cli
 

@@ -57,6 +57,23 @@ def create_user(clinic_id: str, role: str, email: str, password: str) -> None:
     _print({"id": user.id})
 
 
+@diary_cli.command("erase-patient")
+@click.option("--patient-id", required=True)
+@click.option("--yes", is_flag=True, help="Confirm: this cannot be undone.")
+def erase_patient(patient_id: str, yes: bool) -> None:
+    """Right to erasure: delete everything about a patient (audit rows keep ids only)."""
+    from diary.domain.erasure import erase_patient as erase
+
+    if not yes:
+        raise click.UsageError("erasure cannot be undone; pass --yes to confirm")
+    try:
+        counts = erase(patient_id)
+    except DomainError as err:
+        raise click.ClickException(err.message) from err
+    db.session.commit()
+    _print({"erased": patient_id, "rows": counts})
+
+
 @diary_cli.command("worker")
 @click.option("--once", is_flag=True, help="Run one round of every job, then exit.")
 @click.option("--until-idle", is_flag=True, help="Tick until nothing is due (or --max-seconds pass), then exit.")

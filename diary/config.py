@@ -117,6 +117,11 @@ class Config:
     ALERT_ESCALATION_MINUTES: int = 15
     # PHQ-9 remission cut-off (remission = latest total below it).
     REMISSION_PHQ9_CUTOFF: int = 5
+    # Logs: json (one object per line) or text; LOG_LEVEL as in logging.
+    LOG_FORMAT: str = "json"
+    LOG_LEVEL: str = "INFO"
+    # Origins allowed to call the API from a browser (the dashboard); empty = CORS closed.
+    CORS_ORIGINS: list[str] = field(default_factory=list)
     TESTING: bool = False
 
     @classmethod
@@ -159,6 +164,9 @@ class Config:
             ALERT_EXPIRED_CHECKINS_IN_A_ROW=_env_int("ALERT_EXPIRED_CHECKINS_IN_A_ROW", 2),
             ALERT_ESCALATION_MINUTES=_env_int("ALERT_ESCALATION_MINUTES", 15),
             REMISSION_PHQ9_CUTOFF=_env_int("REMISSION_PHQ9_CUTOFF", 5),
+            LOG_FORMAT=env.get("LOG_FORMAT") or "json",
+            LOG_LEVEL=env.get("LOG_LEVEL") or "INFO",
+            CORS_ORIGINS=[o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",") if o.strip()],
             RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI") or "memory://",
             AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT") or "10 per minute",
             TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
@@ -173,6 +181,8 @@ class Config:
         if not self.SECRET_KEY and self.APP_ENV != "production":
             # Development only: tokens die with the process, which is what a dev server wants.
             self.SECRET_KEY = secrets.token_urlsafe(48)
+        # Error messages must never echo bound parameters: they hold notes, emails, scores.
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True, **self.SQLALCHEMY_ENGINE_OPTIONS}
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
             self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, **self.SQLALCHEMY_ENGINE_OPTIONS}
 
@@ -185,6 +195,10 @@ class Config:
                 raise ConfigError("SECRET_KEY is required in production and must be at least 32 characters")
             if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
                 raise ConfigError("DATABASE_URL must be a PostgreSQL URL in production")
+        if self.LOG_FORMAT not in {"json", "text", "none"}:
+            raise ConfigError("LOG_FORMAT must be json, text or none")
+        if "*" in self.CORS_ORIGINS:
+            raise ConfigError("CORS_ORIGINS must list origins; '*' would let any site call the API")
         if self.PUSH_BACKEND not in {"log", "fcm"}:
             raise ConfigError("PUSH_BACKEND must be 'log' or 'fcm'")
         if self.PUSH_BACKEND == "fcm" and not self.GOOGLE_APPLICATION_CREDENTIALS:

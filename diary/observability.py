@@ -26,8 +26,30 @@ def _before() -> None:
         raise RequestEntityTooLarge()
 
 
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# Swagger UI's page runs its own inline bootstrap script and styles, all served locally.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'"
+)
+
+
+def _security_headers(response: Response) -> None:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Content-Security-Policy", DOCS_CSP if request.path.startswith("/api/v1/docs") else API_CSP)
+    if request.path.startswith("/api/") and not request.path.startswith("/api/v1/docs"):
+        # Patient data must not sit in browser or proxy caches.
+        headers.setdefault("Cache-Control", "no-store")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 def _after(response: Response) -> Response:
     response.headers["X-Request-ID"] = g.get("request_id", "")
+    _security_headers(response)
     # Templated rule, never the raw path: ids in paths would explode label cardinality.
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -38,5 +39,10 @@ def test_worker_ticks_and_stops_on_sigterm(app, api, db_url, world):
             proc.kill()
             proc.communicate()
     assert proc.returncode == 0, stderr[-2000:]
-    assert "stopping on signal 15" in stderr
-    assert "stopped" in stderr.splitlines()[-1]
+    # Structured logs: every line one JSON object with time, level, logger and message.
+    records = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    assert records
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    messages = [r["message"] for r in records]
+    assert any("stopping on signal 15" in m for m in messages)
+    assert "stopped" in messages[-1]
