@@ -1,0 +1,90 @@
+"""Property tests (Hypothesis): scoring, local dates, and the trend alert rule end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from fractions import Fraction
+from zoneinfo import ZoneInfo
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from diary.domain import scoring
+from diary.timeutil import UTC, local_date
+
+PHQ9_UPPER = [(4, "minimal"), (9, "mild"), (14, "moderate"), (19, "moderately_severe"), (27, "severe")]
+GAD7_UPPER = [(4, "minimal"), (9, "mild"), (14, "moderate"), (21, "severe")]
+ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+]
+
+
+@given(st.sampled_from([("phq9", 9, PHQ9_UPPER), ("gad7", 7, GAD7_UPPER)]), st.data())
+def test_score_is_the_sum_in_its_published_band(instrument, data):
+    name, items, bands = instrument
+    answers = data.draw(st.lists(st.integers(0, 3), min_size=items, max_size=items))
+    total, severity = scoring.score(name, answers)
+    assert total == sum(answers)
+    assert severity == next(band for upper, band in bands if total <= upper)
+
+
+@given(st.lists(st.integers(0, 3), min_size=9, max_size=9), st.integers(0, 8))
+def test_a_worse_answer_never_lowers_the_band(answers, item):
+    order = [band for _, band in PHQ9_UPPER]
+    worse = list(answers)
+    worse[item] = min(3, worse[item] + 1)
+    assert order.index(scoring.score("phq9", worse)[1]) >= order.index(scoring.score("phq9", answers)[1])
+
+
+@given(
+    st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2099, 12, 31), timezones=st.just(UTC)),
+    st.sampled_from(ZONES),
+)
+def test_local_date_is_the_wall_calendar_day_within_a_day_of_utc(instant, zone):
+    day = local_date(instant, zone)
+    assert day == instant.astimezone(ZoneInfo(zone)).date()
+    assert abs((day - instant.date()).days) <= 1
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    base=st.lists(st.integers(0, 10), min_size=3, max_size=8),
+    recent=st.lists(st.integers(0, 10), min_size=1, max_size=4),
+)
+def test_mood_drop_fires_exactly_when_the_exact_means_differ_by_the_threshold(
+    clock, world, clinician, api, base, recent
+):
+    """A fresh patient per example: baseline entries 4-16 days ago, recent ones today."""
+    clock.set(dt.datetime(2026, 3, 20, 18, 0, tzinfo=UTC))
+    token = world.login(clinician.email)["access_token"]
+    patient = world.patient(
+        clinician.__class__(clinician.id, clinician.email, token, "", clinician.clinic_id), timezone="UTC"
+    )
+    for i, mood in enumerate(base):
+        at = dt.datetime(2026, 3, 16, 12, 0, tzinfo=UTC) - dt.timedelta(days=i)
+        post_entry(api, patient.token, at, mood)
+    for i, mood in enumerate(recent):
+        post_entry(api, patient.token, dt.datetime(2026, 3, 20, 9, 0, tzinfo=UTC) + dt.timedelta(minutes=i), mood)
+
+    # The rule runs after every write, so it fires if any prefix of the recent entries
+    # (once the baseline is in) crossed the threshold; an open alert then stays open.
+    base_mean = Fraction(sum(base), len(base))
+    changes = [Fraction(sum(recent[:k]), k) - base_mean for k in range(1, len(recent) + 1)]
+    expected = len(base) >= 5 and any(change <= -2 for change in changes)
+    opened = world.rows("SELECT count(*) FROM alerts WHERE patient_id = :p AND rule = 'mood_drop'", p=patient.id)
+    assert opened == [(1 if expected else 0,)], (base, recent, changes)
+
+
+def post_entry(api, token: str, at: dt.datetime, mood: int) -> None:
+    resp = api.post(
+        "/me/entries", {"id": str(uuid.uuid4()), "recorded_at": at.isoformat(), "mood": mood, "anxiety": 5}, token=token
+    )
+    assert resp.status_code == 201, resp.json
