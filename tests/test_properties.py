@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from fractions import Fraction
@@ -64,10 +65,9 @@ def test_mood_drop_fires_exactly_when_the_exact_means_differ_by_the_threshold(
 ):
     """A fresh patient per example: baseline entries 4-16 days ago, recent ones today."""
     clock.set(dt.datetime(2026, 3, 20, 18, 0, tzinfo=UTC))
-    token = world.login(clinician.email)["access_token"]
-    patient = world.patient(
-        clinician.__class__(clinician.id, clinician.email, token, "", clinician.clinic_id), timezone="UTC"
-    )
+    # The clock moved past the fixture's token: log in again on the new clock.
+    fresh = dataclasses.replace(clinician, token=world.login(clinician.email)["access_token"])
+    patient = world.patient(fresh, timezone="UTC")
     for i, mood in enumerate(base):
         at = dt.datetime(2026, 3, 16, 12, 0, tzinfo=UTC) - dt.timedelta(days=i)
         post_entry(api, patient.token, at, mood)
