@@ -184,7 +184,12 @@ class Config:
         # Error messages must never echo bound parameters: they hold notes, emails, scores.
         self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True, **self.SQLALCHEMY_ENGINE_OPTIONS}
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
-            self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, **self.SQLALCHEMY_ENGINE_OPTIONS}
+            # A database that does not answer must fail fast (503), not hold a request for minutes.
+            self.SQLALCHEMY_ENGINE_OPTIONS = {
+                "pool_pre_ping": True,
+                "connect_args": {"connect_timeout": 5},
+                **self.SQLALCHEMY_ENGINE_OPTIONS,
+            }
 
     def validate(self) -> None:
         """Refuse configurations that would run unsafely; fail at start, loudly."""

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, g
 from flask_smorest import Api
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from diary.domain.errors import DomainError
@@ -93,6 +93,21 @@ def handle_database_unavailable(error: OperationalError):
     )
 
 
+def close_session(exc: BaseException | None) -> None:
+    """Remove the request's session before Flask-SQLAlchemy's own teardown does (teardowns
+    run in reverse order). A connection lost after the response was built (the view had
+    committed, then read again) makes the closing rollback raise, and an exception from a
+    teardown escapes Flask: the server's HTML 500 instead of the response. The connection
+    is gone, so there is nothing to roll back: drop it and answer."""
+    from diary.extensions import db
+
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        log.warning("database lost while closing the session: %s", type(getattr(error, "orig", None) or error).__name__)
+        db.session.remove()
+
+
 def handle_domain_error(error: DomainError):
     return envelope(error.status, error.message, code=error.code, errors=error.errors), error.status
 
@@ -100,3 +115,4 @@ def handle_domain_error(error: DomainError):
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.teardown_appcontext(close_session)
