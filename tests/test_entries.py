@@ -557,6 +557,33 @@ def test_the_future_limit_follows_the_clock(api, world, patient, clock):
     assert resp.json["recorded_at"] == "2026-03-01T12:10:00Z"
 
 
+def test_the_answer_comes_from_what_was_written_not_a_read_back(app, api, patient):
+    """The hot path of the app: nothing is queried after the INSERT but the alert rules,
+    in particular not the entry and its side effects again once the commit expired them."""
+    from sqlalchemy import event
+
+    from diary.extensions import db
+
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(" ".join(statement.split()))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        resp = log_entry(api, patient, entry(mood=4, side_effects=[]))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert resp.status_code == 201, resp.json
+    assert resp.json["side_effects"] == []
+    after_insert = statements[next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO entries")) + 1 :]
+    reloads = [s for s in after_insert if "AS entries_id" in s or "FROM entry_side_effects" in s]
+    assert not reloads, statements
+
+
 # --------------------------------------------------------------------------- local dates
 
 

@@ -41,6 +41,17 @@ def _reports_self_harm(entry) -> bool:
     return (entry.self_harm_thoughts or 0) >= 1
 
 
+# What EntrySchema shows of an entry (it adds `safety` itself when present).
+_ENTRY_FIELDS = tuple(name for name in EntrySchema().fields if name != "safety")
+
+
+def _entry_view(entry) -> dict[str, Any]:
+    """The entry's fields, read inside the transaction: after the commit expires the row,
+    answering from the model would load it again (a checkout and two queries) only to echo
+    what was just written."""
+    return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
+
+
 @blp.route("/entries")
 class Entries(MethodView):
     @authenticated("patient")
@@ -55,8 +66,11 @@ class Entries(MethodView):
         if created:
             # Same transaction: the entry and its alert are stored together or not at all.
             alerts.after_entries(profile, [entry])
+        view, at_risk = _entry_view(entry), _reports_self_harm(entry)
         db.session.commit()
-        return _with_safety(entry, _reports_self_harm(entry)), 201 if created else 200
+        if at_risk:
+            view["safety"] = _safety()
+        return view, 201 if created else 200
 
     @authenticated("patient")
     @blp.arguments(EntryListQuerySchema, location="query")

@@ -73,7 +73,9 @@ class Entry(db.Model):
     @side_effects.setter
     def side_effects(self, effects: list[str]) -> None:
         wanted = sorted(set(effects))
-        if wanted != self.side_effects:
+        # Also when a new entry has none: reading a new object's empty collection leaves it
+        # unset, so after the INSERT it would cost a query to find out it is empty.
+        if wanted != self.side_effects or "side_effect_rows" not in self.__dict__:
             self.side_effect_rows = [EntrySideEffect(effect=e) for e in wanted]
 
 
