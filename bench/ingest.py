@@ -1,7 +1,7 @@
 """Ingest benchmark (run by hand, not in CI): POST /me/entries through gunicorn, under locust.
 
     .venv/bin/python -m bench.ingest [--duration 20] [--users 20] [--patients 200] [--workers N]
-        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres] [--profile stacks.txt]
 
 (needs requirements-bench.txt). Creates its own PostgreSQL database (dropped at the end),
 migrates it, enrolls a clinic's patients with long-lived access tokens, then in one run:
@@ -12,6 +12,9 @@ migrates it, enrolls a clinic's patients with long-lived access tokens, then in 
      INSERT) under the same gunicorn config and worker count, the same load;
   3. ours again at a fixed arrival rate of half its measured maximum (locust's constant
      throughput): p50, p99.
+With --profile, py-spy samples every gunicorn worker of phase 1 while it holds the GIL (Python
+CPU, not waits on the database) and writes folded stacks (one a line, with its sample count);
+the phase's own figures are then slowed by the sampling.
 Every request is a valid entry with a fresh client UUID from a random patient. Everything
 listens on 127.0.0.1 (ports picked by the kernel) and stops by itself. Locust shares the
 machine's cores with the servers and PostgreSQL, as it does for both apps.
@@ -164,6 +167,30 @@ def warm_up(base: str, access: list[str], requests: int, concurrency: int) -> No
         list(pool.map(post, range(requests)))
 
 
+def start_profiler(server: Server, out: Path, duration: int) -> subprocess.Popen:
+    """py-spy on the gunicorn master and its workers for the timed phase (py-spy from requirements-bench)."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("py-spy")),
+            "record",
+            "--pid",
+            str(server.proc.pid),
+            "--subprocesses",
+            "--format",
+            "raw",
+            "--rate",
+            "250",
+            "--gil",
+            "--duration",
+            str(duration),
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+
+
 def run_locust(
     base: str,
     tokens_path: Path,
@@ -222,6 +249,7 @@ def main() -> None:
     parser.add_argument(
         "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY") or 2 * cores + 1), help="gunicorn workers"
     )
+    parser.add_argument("--profile", type=Path, help="write py-spy's folded stacks of our workers (phase 1) here")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
@@ -264,10 +292,15 @@ def main() -> None:
             ours_env = {**common, "APP_ENV": "production", "PROMETHEUS_MULTIPROC_DIR": str(tmp / "prometheus")}
             base_env = {k: v for k, v in common.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
 
-            def phase(label: str, module: str, env: dict[str, str], user_rate: float = 0.0) -> Stats:
+            def phase(
+                label: str, module: str, env: dict[str, str], user_rate: float = 0.0, profile: Path | None = None
+            ) -> Stats:
                 server = Server(module, env, tmp / f"{label}-gunicorn.log")
+                profiler = None
                 try:
                     warm_up(server.base, access, requests=args.workers * 20, concurrency=args.workers)
+                    if profile is not None:
+                        profiler = start_profiler(server, profile, args.duration)
                     cpu = server.cpu_seconds()
                     stats = run_locust(
                         server.base,
@@ -279,11 +312,15 @@ def main() -> None:
                         tmp / f"{label}-locust.log",
                     )
                     stats.cpu_ms = (server.cpu_seconds() - cpu) * 1000 / stats.requests
+                    if profiler is not None:
+                        profiler.wait(timeout=60)
                     return stats
                 finally:
+                    if profiler is not None and profiler.poll() is None:
+                        profiler.kill()
                     server.stop()
 
-            ours = phase("ours", "wsgi:app", ours_env)
+            ours = phase("ours", "wsgi:app", ours_env, profile=args.profile)
             baseline = phase("baseline", "bench.baseline_app:app", base_env)
             half_rate = ours.rps / 2
             half = phase("half", "wsgi:app", ours_env, user_rate=half_rate / args.users)

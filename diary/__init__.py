@@ -6,6 +6,7 @@ import os
 from typing import Any
 
 from flask import Flask, send_from_directory
+from flask.sessions import SessionInterface
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -24,8 +25,20 @@ API_SPEC = {
 }
 
 
+class NoCookieSessions(SessionInterface):
+    """Callers authenticate with bearer tokens; the API never reads or sets a session cookie,
+    so no request pays for opening (and signing) one."""
+
+    def open_session(self, app: Flask, request) -> None:
+        return None  # Flask then uses its empty null session
+
+    def save_session(self, app: Flask, session, response) -> None:
+        pass
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
+    app.session_interface = NoCookieSessions()
     config = Config.from_env()
     for key, value in (overrides or {}).items():
         setattr(config, key, value)

@@ -3,7 +3,7 @@
 from flask.views import MethodView
 
 from diary.api.base import Blueprint
-from diary.api.guard import authenticated, current_user
+from diary.api.guard import authenticated, current_principal
 from diary.domain import alerts
 from diary.extensions import db
 from diary.schemas.alerts import AlertPageSchema, AlertQuerySchema, AlertSchema, ResolveSchema
@@ -19,7 +19,7 @@ class Alerts(MethodView):
     def get(self, query):
         """The clinic's alerts, newest first"""
         items, next_cursor = alerts.list_alerts(
-            current_user(), status=query.get("status"), limit=query["limit"], cursor=query.get("cursor")
+            current_principal(), status=query.get("status"), limit=query["limit"], cursor=query.get("cursor")
         )
         db.session.commit()
         return {"items": items, "next_cursor": next_cursor}
@@ -32,7 +32,7 @@ class Acknowledge(MethodView):
     @blp.alt_response(409, description="the alert is already resolved")
     def post(self, alert_id):
         """Acknowledge: someone is on it (stops escalation)"""
-        alert = alerts.acknowledge(current_user(), alert_id)
+        alert = alerts.acknowledge(current_principal(), alert_id)
         db.session.commit()
         return alert
 
@@ -45,6 +45,6 @@ class Resolve(MethodView):
     @blp.alt_response(409, description="the alert is already resolved")
     def post(self, body, alert_id):
         """Resolve, with an optional note"""
-        alert = alerts.resolve(current_user(), alert_id, body.get("note"))
+        alert = alerts.resolve(current_principal(), alert_id, body.get("note"))
         db.session.commit()
         return alert

@@ -65,5 +65,5 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self):
         """Revoke this login's refresh tokens"""
-        tokens.revoke_session(g.claims.session_id, reason="logout")
+        tokens.revoke_session(g.principal.session_id, reason="logout")
         db.session.commit()

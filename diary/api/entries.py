@@ -6,10 +6,10 @@ from flask.views import MethodView
 from marshmallow import ValidationError
 
 from diary.api.base import Blueprint
-from diary.api.guard import authenticated, current_user
-from diary.api.me import own_profile
+from diary.api.guard import authenticated, current_principal
 from diary.domain import alerts, entries, safety, scoring
 from diary.domain.errors import Conflict, DomainError, Invalid
+from diary.domain.patients import PatientRef
 from diary.extensions import db
 from diary.models import Clinic
 from diary.schemas.patients import (
@@ -28,7 +28,13 @@ blp = Blueprint("entries", __name__, url_prefix="/api/v1/me", description="Diary
 
 
 def _safety() -> dict[str, Any]:
-    return safety.crisis_resources(db.session.get(Clinic, current_user().clinic_id))
+    return safety.crisis_resources(db.session.get(Clinic, current_principal().clinic_id))
+
+
+def _own_patient() -> PatientRef:
+    """The caller as a patient, from the token's principal: a diary write loads no profile."""
+    principal = current_principal()
+    return PatientRef(principal.id, principal.clinic_id, principal.timezone)
 
 
 def _with_safety(row: Any, at_risk: bool) -> Any:
@@ -46,26 +52,25 @@ _ENTRY_FIELDS = tuple(name for name in EntrySchema().fields if name != "safety")
 
 
 def _entry_view(entry) -> dict[str, Any]:
-    """The entry's fields, read inside the transaction: after the commit expires the row,
-    answering from the model would load it again (a checkout and two queries) only to echo
-    what was just written."""
+    """The entry's fields, read inside the transaction: after the commit expires a replayed
+    row, answering from the model would load it again only to echo what is stored."""
     return {name: getattr(entry, name) for name in _ENTRY_FIELDS}
 
 
 @blp.route("/entries")
 class Entries(MethodView):
     @authenticated("patient")
-    @blp.arguments(EntryInSchema)
+    @blp.arguments(EntryInSchema())
     @blp.response(201, EntrySchema)
     @blp.alt_response(200, schema=EntrySchema, description="replay of an entry already stored")
     @blp.alt_response(409, description="id already used with different content")
     def post(self, body):
         """Log an entry (idempotent on the client's id)"""
-        profile = own_profile()
-        entry, created = entries.create_entry(profile, body)
+        patient = _own_patient()
+        entry, created = entries.create_entry(patient, body)
         if created:
             # Same transaction: the entry and its alert are stored together or not at all.
-            alerts.after_entries(profile, [entry])
+            alerts.after_entries(patient, [entry])
         view, at_risk = _entry_view(entry), _reports_self_harm(entry)
         db.session.commit()
         if at_risk:
@@ -81,7 +86,11 @@ class Entries(MethodView):
         if date_from and date_to and date_from > date_to:
             raise Invalid("from", "must not be after 'to'")
         items, next_cursor = entries.list_entries(
-            current_user().id, date_from=date_from, date_to=date_to, limit=query["limit"], cursor=query.get("cursor")
+            current_principal().id,
+            date_from=date_from,
+            date_to=date_to,
+            limit=query["limit"],
+            cursor=query.get("cursor"),
         )
         return {"items": items, "next_cursor": next_cursor}
 
@@ -93,7 +102,7 @@ class EntryBatch(MethodView):
     @blp.response(200, BatchOutSchema)
     def post(self, body):
         """Sync entries logged offline; each entry stands or falls alone"""
-        profile = own_profile()
+        profile = _own_patient()
         results, at_risk, stored = [], False, []
         for raw in body["entries"]:
             entry_id = raw.get("id") if isinstance(raw.get("id"), str) else None
@@ -131,14 +140,14 @@ class EntryById(MethodView):
     @blp.response(200, EntrySchema)
     def get(self, entry_id):
         """One of my entries"""
-        return entries.live_entry(current_user().id, entry_id)
+        return entries.live_entry(current_principal().id, entry_id)
 
     @authenticated("patient")
     @blp.arguments(EntryPatchSchema)
     @blp.response(200, EntrySchema)
     def patch(self, changes, entry_id):
         """Correct an entry; the previous version is kept"""
-        profile = own_profile()
+        profile = _own_patient()
         entry = entries.update_entry(profile, entry_id, changes)
         alerts.after_entries(profile, [entry] if "self_harm_thoughts" in changes else [], trends=True)
         db.session.commit()
@@ -148,7 +157,7 @@ class EntryById(MethodView):
     @blp.response(204)
     def delete(self, entry_id):
         """Delete an entry (kept, but left out of lists and summaries)"""
-        entries.delete_entry(current_user().id, entry_id)
+        entries.delete_entry(current_principal().id, entry_id)
         db.session.commit()
 
 
@@ -160,7 +169,7 @@ class Assessments(MethodView):
     @blp.alt_response(200, schema=AssessmentSchema, description="replay of an assessment already stored")
     def post(self, body):
         """Submit a PHQ-9 or GAD-7 (idempotent on the client's id)"""
-        profile = own_profile()
+        profile = _own_patient()
         assessment, created = entries.create_assessment(profile, body)
         if created:
             alerts.on_assessment(profile, assessment)

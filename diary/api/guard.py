@@ -9,13 +9,22 @@ from typing import Any
 from flask import g, request
 
 from diary.domain.errors import AuthFailed, Forbidden
-from diary.domain.tokens import authenticate_access_token
+from diary.domain.tokens import Principal, authenticate_access_token
+from diary.extensions import db
 from diary.models import User
 
 SECURITY = [{"bearerAuth": []}]
 
 
+def current_principal() -> Principal:
+    """The authenticated caller's ids, role and (for a patient) timezone; no query."""
+    return g.principal
+
+
 def current_user() -> User:
+    """The caller's full account row, loaded on first use (most views need only the principal)."""
+    if "user" not in g:
+        g.user = db.session.get(User, g.principal.id)
     return g.user
 
 
@@ -33,10 +42,10 @@ def authenticated(*roles: str) -> Callable:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthFailed("missing bearer token", code="missing_token")
-            claims, user = authenticate_access_token(token.strip())
-            if roles and user.role not in roles:
+            principal = authenticate_access_token(token.strip())
+            if roles and principal.role not in roles:
                 raise Forbidden("your role may not do this")
-            g.user, g.claims = user, claims
+            g.principal = principal
             return view(*args, **kwargs)
 
         manual = wrapper.__dict__.setdefault("_apidoc", {}).setdefault("manual_doc", {})

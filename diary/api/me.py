@@ -4,7 +4,7 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from diary.api.base import Blueprint
-from diary.api.guard import authenticated, current_user
+from diary.api.guard import authenticated, current_principal, current_user
 from diary.domain import audit, devices, export, sessions
 from diary.extensions import db
 from diary.models import Checkin, PatientProfile
@@ -21,7 +21,7 @@ blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The patien
 
 
 def own_profile() -> PatientProfile:
-    return db.session.get(PatientProfile, current_user().id)
+    return db.session.get(PatientProfile, current_principal().id)
 
 
 def profile_view(profile: PatientProfile) -> dict:
@@ -67,7 +67,7 @@ class Devices(MethodView):
     @blp.alt_response(200, schema=DeviceSchema, description="token already registered; re-activated")
     def post(self, body):
         """Register a push device (FCM registration token)"""
-        device, created = devices.register(current_user(), body["token"], body["platform"])
+        device, created = devices.register(current_principal(), body["token"], body["platform"])
         db.session.commit()
         return device, 201 if created else 200
 
@@ -78,7 +78,7 @@ class DeviceById(MethodView):
     @blp.response(204)
     def delete(self, device_id):
         """Stop pushes to a device"""
-        devices.remove(current_user(), device_id)
+        devices.remove(current_principal(), device_id)
         db.session.commit()
 
 
@@ -89,7 +89,7 @@ class Checkins(MethodView):
     @blp.response(200, CheckinSchema(many=True))
     def get(self, query):
         """My check-ins, newest due first"""
-        stmt = select(Checkin).where(Checkin.patient_id == current_user().id)
+        stmt = select(Checkin).where(Checkin.patient_id == current_principal().id)
         if query.get("status"):
             stmt = stmt.where(Checkin.status == query["status"])
         return list(db.session.scalars(stmt.order_by(Checkin.due_at.desc())))

@@ -5,7 +5,7 @@ import datetime as dt
 from flask.views import MethodView
 
 from diary.api.base import Blueprint
-from diary.api.guard import authenticated, current_user
+from diary.api.guard import authenticated, current_principal
 from diary.domain import accounts, audit, panel, patients, summary
 from diary.domain.errors import Conflict, Invalid
 from diary.extensions import db
@@ -27,7 +27,7 @@ class Patients(MethodView):
     def get(self, query):
         """The clinic panel: riskiest first (open critical alerts, open warnings, lowest 7-day mood)"""
         items, next_cursor = panel.panel_page(
-            current_user(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor")
+            current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor")
         )
         db.session.commit()
         return {"items": items, "next_cursor": next_cursor}
@@ -37,7 +37,7 @@ class Patients(MethodView):
     @blp.response(201, PatientSchema)
     def post(self, body):
         """Create a patient and their one-time enrolment code"""
-        staff = current_user()
+        staff = current_principal()
         _, profile, code, expires_at = accounts.create_patient(
             staff, display_name=body["display_name"], timezone=body["timezone"], external_ref=body.get("external_ref")
         )
@@ -54,7 +54,7 @@ class PatientById(MethodView):
     @blp.response(200, PatientSchema)
     def get(self, patient_id):
         """A patient of my clinic"""
-        profile = patients.patient_for_staff(current_user(), patient_id, action="patient.read")
+        profile = patients.patient_for_staff(current_principal(), patient_id, action="patient.read")
         db.session.commit()
         return patients.patient_view(profile)
 
@@ -66,7 +66,7 @@ class Summary(MethodView):
     @blp.response(200, SummarySchema)
     def get(self, query, patient_id):
         """How the patient is doing: trends, sessions and their effect, adherence, alerts"""
-        profile = patients.patient_for_staff(current_user(), patient_id, action="patient.summary")
+        profile = patients.patient_for_staff(current_principal(), patient_id, action="patient.summary")
         today = local_date(utcnow(), profile.timezone)
         date_to = query.get("to") or today
         date_from = query.get("from_") or date_to - dt.timedelta(days=29)
@@ -86,7 +86,7 @@ class EnrollmentCode(MethodView):
     @blp.alt_response(409, description="the patient has already enrolled")
     def post(self, patient_id):
         """Issue a new enrolment code (a lost or expired one stops working)"""
-        staff = current_user()
+        staff = current_principal()
         profile = patients.patient_for_staff(staff, patient_id, action="patient.enrollment_code")
         if profile.enrolled_at is not None:
             raise Conflict("the patient has already enrolled", code="already_enrolled")

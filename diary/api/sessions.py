@@ -3,7 +3,7 @@
 from flask.views import MethodView
 
 from diary.api.base import Blueprint
-from diary.api.guard import authenticated, current_user
+from diary.api.guard import authenticated, current_principal
 from diary.domain import audit, patients, sessions
 from diary.extensions import db
 from diary.models import Clinic
@@ -32,7 +32,7 @@ class Sessions(MethodView):
     @blp.response(201, SessionSchema)
     def post(self, body, patient_id):
         """Record a treatment session; its check-ins are scheduled at once"""
-        staff = current_user()
+        staff = current_principal()
         profile = patients.patient_for_staff(staff, patient_id, action="session.create")
         session, checkins = sessions.record_session(
             staff,
@@ -49,7 +49,7 @@ class Sessions(MethodView):
     @blp.response(200, SessionSchema(many=True))
     def get(self, patient_id):
         """A patient's sessions, newest first, with their check-ins"""
-        profile = patients.patient_for_staff(current_user(), patient_id, action="session.list")
+        profile = patients.patient_for_staff(current_principal(), patient_id, action="session.list")
         listing = [_view(s, c) for s, c in sessions.sessions_with_checkins(profile.user_id)]
         db.session.commit()
         return listing
@@ -61,7 +61,7 @@ class SessionById(MethodView):
     @blp.response(204)
     def delete(self, patient_id, session_id):
         """Delete a session; its check-ins not yet answered are cancelled"""
-        staff = current_user()
+        staff = current_principal()
         profile = patients.patient_for_staff(staff, patient_id, action=None)  # audited below, with the session
         session = sessions.live_session(profile, session_id)
         audit.record(
@@ -77,14 +77,14 @@ class Protocol(MethodView):
     @blp.response(200, ProtocolSchema)
     def get(self):
         """The clinic's check-in protocol"""
-        return sessions.protocol_view(db.session.get(Clinic, current_user().clinic_id))
+        return sessions.protocol_view(db.session.get(Clinic, current_principal().clinic_id))
 
     @authenticated("clinician")
     @blp.arguments(ProtocolSchema)
     @blp.response(200, ProtocolSchema)
     def put(self, body):
         """Replace the protocol; it applies to sessions recorded afterwards"""
-        clinic = db.session.get(Clinic, current_user().clinic_id)
+        clinic = db.session.get(Clinic, current_principal().clinic_id)
         sessions.set_protocol(clinic, body["checkin_offsets_minutes"], body["checkin_window_minutes"])
         db.session.commit()
         return sessions.protocol_view(clinic)

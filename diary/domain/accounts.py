@@ -11,6 +11,7 @@ from sqlalchemy import func, select, update
 
 from diary.domain import passwords, tokens
 from diary.domain.errors import AuthFailed, Conflict
+from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import Clinic, EnrollmentCode, PatientProfile, User
 from diary.timeutil import utcnow
@@ -52,7 +53,7 @@ def normalize_code(raw: str) -> str:
     return raw.upper().replace("-", "").replace(" ", "").translate(_CODE_READ_AS)
 
 
-def issue_enrollment_code(patient: User, created_by: User | None) -> tuple[str, dt.datetime]:
+def issue_enrollment_code(patient: User, created_by: Actor | None) -> tuple[str, dt.datetime]:
     """A fresh one-time code; any earlier unused code of the patient stops working."""
     now = utcnow()
     db.session.execute(
@@ -80,7 +81,7 @@ def issue_enrollment_code(patient: User, created_by: User | None) -> tuple[str, 
 
 
 def create_patient(
-    clinician: User, *, display_name: str, timezone: str, external_ref: str | None
+    clinician: Actor, *, display_name: str, timezone: str, external_ref: str | None
 ) -> tuple[User, PatientProfile, str, dt.datetime]:
     patient = User(clinic_id=clinician.clinic_id, role="patient")
     db.session.add(patient)

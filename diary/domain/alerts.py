@@ -18,18 +18,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Date, bindparam, case, func, literal, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from diary.domain import audit, outbox
 from diary.domain.errors import Conflict, NotFound
+from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import UNRESOLVED, Alert, Assessment, Checkin, Entry, PatientProfile, User
-from diary.timeutil import iso_utc, utcnow
+from diary.timeutil import iso_utc, local_date, utcnow
+
+if TYPE_CHECKING:
+    from diary.domain.entries import NewEntry
+    from diary.domain.patients import Patient
 
 SEVERITY = {
     "self_harm": "critical",
@@ -46,7 +52,7 @@ def _unresolved(patient_id: str, rule: str) -> Alert | None:
     )
 
 
-def raise_alert(profile: PatientProfile, rule: str, details: dict[str, Any], *, reopen: bool = False) -> Alert:
+def raise_alert(profile: Patient, rule: str, details: dict[str, Any], *, reopen: bool = False) -> Alert:
     """Open an alert, or update the unresolved one (reopening it if `reopen`)."""
     now = utcnow()
     for _ in range(2):
@@ -106,7 +112,7 @@ def webhook_body(alert: Alert) -> bytes:
 # --- rules evaluated in the request that stored data ------------------------------------
 
 
-def after_entries(profile: PatientProfile, entries: list[Entry], *, trends: bool | None = None) -> None:
+def after_entries(profile: Patient, entries: Sequence[Entry | NewEntry], *, trends: bool | None = None) -> None:
     """Rules after entries were stored: self-harm for each, trends once for the patient."""
     for entry in entries:
         if (entry.self_harm_thoughts or 0) >= 1:
@@ -115,7 +121,7 @@ def after_entries(profile: PatientProfile, entries: list[Entry], *, trends: bool
         evaluate_trends(profile)
 
 
-def on_assessment(profile: PatientProfile, assessment: Assessment) -> None:
+def on_assessment(profile: Patient, assessment: Assessment) -> None:
     if assessment.instrument != "phq9":
         return
     if assessment.answers[8] >= 1:
@@ -140,18 +146,34 @@ def on_assessment(profile: PatientProfile, assessment: Assessment) -> None:
         )
 
 
-def _window_stats(patient_id: str, first: dt.date, last: dt.date) -> tuple[int, int, int]:
-    n, mood, anxiety = db.session.execute(
-        select(
-            func.count(Entry.id), func.coalesce(func.sum(Entry.mood), 0), func.coalesce(func.sum(Entry.anxiety), 0)
-        ).where(
-            Entry.patient_id == patient_id,
-            Entry.deleted_at.is_(None),
-            Entry.local_date >= first,
-            Entry.local_date <= last,
-        )
-    ).one()
-    return int(n), int(mood), int(anxiety)
+def _trend_windows_statement():
+    """Count and sums of mood and anxiety for the recent days and for the baseline days
+    before them, in one pass over the patient's (patient_id, local_date) index. Built once:
+    it runs after every diary write."""
+    entries = Entry.__table__
+    day, recent_first = entries.c.local_date, bindparam("recent_first", type_=Date)
+
+    def total(recent: bool, column=None):
+        in_window = day >= recent_first if recent else day < recent_first
+        value = literal(1) if column is None else column
+        return func.coalesce(func.sum(case((in_window, value), else_=0)), 0)
+
+    return select(
+        total(True),
+        total(True, entries.c.mood),
+        total(True, entries.c.anxiety),
+        total(False),
+        total(False, entries.c.mood),
+        total(False, entries.c.anxiety),
+    ).where(
+        entries.c.patient_id == bindparam("patient_id"),
+        entries.c.deleted_at.is_(None),
+        day >= bindparam("base_first", type_=Date),
+        day <= bindparam("today", type_=Date),
+    )
+
+
+_TREND_WINDOWS = _trend_windows_statement()
 
 
 def trend_changes(patient_id: str, today: dt.date) -> dict[str, Fraction] | None:
@@ -160,10 +182,12 @@ def trend_changes(patient_id: str, today: dt.date) -> dict[str, Fraction] | None
     cfg = current_app.config
     recent_days, base_days = cfg["ALERT_TREND_RECENT_DAYS"], cfg["ALERT_TREND_BASELINE_DAYS"]
     recent_first = today - dt.timedelta(days=recent_days - 1)
-    base_last = recent_first - dt.timedelta(days=1)
-    base_first = base_last - dt.timedelta(days=base_days - 1)
-    n_recent, mood_recent, anx_recent = _window_stats(patient_id, recent_first, today)
-    n_base, mood_base, anx_base = _window_stats(patient_id, base_first, base_last)
+    base_first = recent_first - dt.timedelta(days=base_days)
+    params = {"patient_id": patient_id, "recent_first": recent_first, "base_first": base_first, "today": today}
+    db.session.flush()  # a Core statement does not autoflush: the rule must see this transaction's edits
+    n_recent, mood_recent, anx_recent, n_base, mood_base, anx_base = (
+        int(value) for value in db.session.connection().execute(_TREND_WINDOWS, params).one()
+    )
     if n_recent == 0 or n_base < cfg["ALERT_TREND_MIN_BASELINE_ENTRIES"]:
         return None
     return {
@@ -172,9 +196,7 @@ def trend_changes(patient_id: str, today: dt.date) -> dict[str, Fraction] | None
     }
 
 
-def evaluate_trends(profile: PatientProfile, now: dt.datetime | None = None) -> None:
-    from diary.timeutil import local_date
-
+def evaluate_trends(profile: Patient, now: dt.datetime | None = None) -> None:
     cfg = current_app.config
     changes = trend_changes(profile.user_id, local_date(now or utcnow(), profile.timezone))
     if changes is None:
@@ -191,8 +213,6 @@ def evaluate_trends(profile: PatientProfile, now: dt.datetime | None = None) -> 
 
 def evaluate_disengagement(now: dt.datetime) -> int:
     """Active, enrolled patients with no entry for N local days or N expired check-ins in a row."""
-    from diary.timeutil import local_date
-
     cfg = current_app.config
     days, in_a_row = cfg["ALERT_DISENGAGED_DAYS"], cfg["ALERT_EXPIRED_CHECKINS_IN_A_ROW"]
     last_entry = (
@@ -248,14 +268,14 @@ def escalate(now: dt.datetime) -> int:
 # --- lifecycle ---------------------------------------------------------------------------
 
 
-def alert_for_staff(staff: User, alert_id: str) -> Alert:
+def alert_for_staff(staff: Actor, alert_id: str) -> Alert:
     alert = db.session.get(Alert, alert_id)
     if alert is None or alert.clinic_id != staff.clinic_id:
         raise NotFound("alert not found")
     return alert
 
 
-def acknowledge(staff: User, alert_id: str) -> Alert:
+def acknowledge(staff: Actor, alert_id: str) -> Alert:
     alert = alert_for_staff(staff, alert_id)
     if alert.status == "resolved":
         raise Conflict("the alert is already resolved", code="alert_resolved")
@@ -268,7 +288,7 @@ def acknowledge(staff: User, alert_id: str) -> Alert:
     return alert
 
 
-def resolve(staff: User, alert_id: str, note: str | None) -> Alert:
+def resolve(staff: Actor, alert_id: str, note: str | None) -> Alert:
     alert = alert_for_staff(staff, alert_id)
     if alert.status == "resolved":
         raise Conflict("the alert is already resolved", code="alert_resolved")
@@ -282,7 +302,7 @@ def resolve(staff: User, alert_id: str, note: str | None) -> Alert:
     return alert
 
 
-def list_alerts(staff: User, *, status: str | None, limit: int, cursor: str | None) -> tuple[list[Alert], str | None]:
+def list_alerts(staff: Actor, *, status: str | None, limit: int, cursor: str | None) -> tuple[list[Alert], str | None]:
     """Newest first, keyset-paginated on (opened_at, id)."""
     from diary.domain.entries import decode_cursor, encode_keyset
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from flask import g, has_request_context
 
+from diary.domain.tokens import Actor
 from diary.extensions import db
-from diary.models import AuditEvent, User
+from diary.models import AuditEvent
 
 
 def record(
-    actor: User,
+    actor: Actor,
     action: str,
     *,
     patient_id: str | None,

@@ -6,12 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from diary.domain.errors import NotFound
+from diary.domain.tokens import Actor
 from diary.extensions import db
-from diary.models import Device, User
+from diary.models import Device
 from diary.timeutil import utcnow
 
 
-def register(user: User, token: str, platform: str) -> tuple[Device, bool]:
+def register(user: Actor, token: str, platform: str) -> tuple[Device, bool]:
     """Register a token for `user`; returns (device, created).
 
     A token already known is re-activated; if it belonged to someone else (a shared or
@@ -38,7 +39,7 @@ def register(user: User, token: str, platform: str) -> tuple[Device, bool]:
     raise RuntimeError("device registration raced twice")
 
 
-def remove(user: User, device_id: str) -> None:
+def remove(user: Actor, device_id: str) -> None:
     device = db.session.get(Device, device_id)
     if device is None or device.user_id != user.id or not device.active:
         raise NotFound("device not found")

@@ -7,16 +7,18 @@ import binascii
 import datetime as dt
 import json
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from flask import current_app
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from diary.domain import outbox, scoring
 from diary.domain.errors import Conflict, Invalid, NotFound
+from diary.domain.patients import Patient
 from diary.extensions import db
-from diary.models import Assessment, Checkin, Entry, EntryVersion, PatientProfile
+from diary.models import Assessment, Checkin, Entry, EntrySideEffect, EntryVersion
 from diary.timeutil import as_utc, iso_utc, local_date, utcnow
 
 Row = TypeVar("Row", Entry, Assessment)
@@ -109,33 +111,90 @@ def _matches_entry(entry: Entry, wanted: dict[str, Any]) -> bool:
     return first == wanted
 
 
-def create_entry(profile: PatientProfile, fields: dict[str, Any]) -> tuple[Entry, bool]:
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry as this request stored it: what the answer shows, with no ORM object behind it."""
+
+    id: str
+    patient_id: str
+    recorded_at: dt.datetime
+    local_date: dt.date
+    timezone: str
+    mood: int
+    anxiety: int
+    sleep_hours: float | None
+    self_harm_thoughts: int | None
+    note: str | None
+    checkin_id: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deleted_at: None = None
+    side_effects: list[str] = field(default_factory=list)
+
+
+def _entry_insert_statement():
+    """INSERT ... ON CONFLICT (id) DO NOTHING, built once, as text valid on PostgreSQL and
+    SQLite alike: a replay, or a twin committed by a concurrent request, inserts nothing and
+    aborts nothing, so a new entry costs one statement, with no lookup before it and no
+    savepoint around it. Text rather than the dialects' insert() constructs, which SQLAlchemy
+    never caches (sqlalchemy#10445): compiling one per request cost more than the INSERT.
+    Typed parameters keep the column types' conversions (UTC instants on SQLite)."""
+    columns = Entry.__table__.columns
+    names = ", ".join(column.name for column in columns)
+    values = ", ".join(f":{column.name}" for column in columns)
+    return (
+        text(f"INSERT INTO entries ({names}) VALUES ({values}) ON CONFLICT (id) DO NOTHING")  # noqa: S608 (model names)
+        .bindparams(*(bindparam(column.name, type_=column.type) for column in columns))
+        # SQLAlchemy keeps an INSERT's rowcount only when asked.
+        .execution_options(preserve_rowcount=True)
+    )
+
+
+_ENTRY_INSERT = _entry_insert_statement()
+_ENTRY_COLUMNS = tuple(column.name for column in Entry.__table__.columns)
+_SIDE_EFFECT_INSERT = insert(EntrySideEffect.__table__)
+
+
+def create_entry(patient: Patient, fields: dict[str, Any]) -> tuple[NewEntry | Entry, bool]:
+    """Store a new entry, or recognise a replay of a stored one. Returns (entry, created).
+
+    The same id with other content, or another patient's id, is a Conflict.
+    """
     recorded_at = _check_recorded_at(fields["recorded_at"])
-    fields = {**fields, "recorded_at": recorded_at}
-    checkin = _own_checkin(profile.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
-    wanted = entry_content(fields)
+    checkin = _own_checkin(patient.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
+    now = utcnow()
+    entry = NewEntry(
+        id=fields["id"],
+        patient_id=patient.user_id,
+        recorded_at=recorded_at,
+        local_date=local_date(recorded_at, patient.timezone),
+        timezone=patient.timezone,
+        mood=fields["mood"],
+        anxiety=fields["anxiety"],
+        sleep_hours=fields.get("sleep_hours"),
+        self_harm_thoughts=fields.get("self_harm_thoughts"),
+        note=fields.get("note"),
+        checkin_id=fields.get("checkin_id"),
+        version=1,
+        created_at=now,
+        updated_at=now,
+        side_effects=sorted(set(fields.get("side_effects") or [])),
+    )
+    connection = db.session.connection()
+    row = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
+    if connection.execute(_ENTRY_INSERT, row).rowcount == 1:
+        if entry.side_effects:
+            connection.execute(_SIDE_EFFECT_INSERT, [{"entry_id": entry.id, "effect": e} for e in entry.side_effects])
+        if checkin is not None:
+            _mark_checkin_answered(checkin, entry.id, now)
+        return entry, True
 
-    def build() -> Entry:
-        entry = Entry(
-            id=fields["id"],
-            patient_id=profile.user_id,
-            recorded_at=recorded_at,
-            local_date=local_date(recorded_at, profile.timezone),
-            timezone=profile.timezone,
-            mood=fields["mood"],
-            anxiety=fields["anxiety"],
-            sleep_hours=fields.get("sleep_hours"),
-            self_harm_thoughts=fields.get("self_harm_thoughts"),
-            note=fields.get("note"),
-            checkin_id=fields.get("checkin_id"),
-        )
-        entry.side_effects = fields.get("side_effects") or []
-        return entry
-
-    entry, created = _insert_once(Entry, fields["id"], profile.user_id, build, lambda e: _matches_entry(e, wanted))
-    if created and checkin is not None:
-        _mark_checkin_answered(checkin, entry.id, utcnow())
-    return entry, created
+    existing = db.session.get(Entry, entry.id, populate_existing=True)
+    wanted = entry_content({**fields, "recorded_at": recorded_at})
+    if existing is None or existing.patient_id != patient.user_id or not _matches_entry(existing, wanted):
+        raise Conflict("this id was already used with different content", code="id_conflict")
+    return existing, False
 
 
 def live_entry(patient_id: str, entry_id: str) -> Entry:
@@ -145,7 +204,7 @@ def live_entry(patient_id: str, entry_id: str) -> Entry:
     return entry
 
 
-def update_entry(profile: PatientProfile, entry_id: str, changes: dict[str, Any]) -> Entry:
+def update_entry(profile: Patient, entry_id: str, changes: dict[str, Any]) -> Entry:
     entry = live_entry(profile.user_id, entry_id)
     before = entry_content(entry)
     if "recorded_at" in changes:
@@ -217,7 +276,7 @@ def list_entries(
     return rows[:limit], next_cursor
 
 
-def create_assessment(profile: PatientProfile, fields: dict[str, Any]) -> tuple[Assessment, bool]:
+def create_assessment(profile: Patient, fields: dict[str, Any]) -> tuple[Assessment, bool]:
     recorded_at = _check_recorded_at(fields["recorded_at"])
     instrument, answers = fields["instrument"], list(fields["answers"])
     expected = scoring.item_count(instrument)

@@ -12,8 +12,9 @@ from sqlalchemy import Float, case, cast, func, literal, select, tuple_
 
 from diary.domain import audit
 from diary.domain.errors import Invalid
+from diary.domain.tokens import Actor
 from diary.extensions import db
-from diary.models import UNRESOLVED, Alert, Entry, PatientProfile, User
+from diary.models import UNRESOLVED, Alert, Entry, PatientProfile
 
 NO_MOOD = 99.0  # sorts patients without recent entries after every real mean
 MAX_ALERTS = 1000  # far above the open alerts a patient can have (one per rule)
@@ -42,7 +43,7 @@ def _decode(cursor: str) -> tuple[int, int, float, str]:
 
 
 def panel_page(
-    staff: User, *, now: dt.datetime, limit: int, cursor: str | None
+    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
     since = now - dt.timedelta(days=7)
     clinic_patients = select(PatientProfile.user_id).where(PatientProfile.clinic_id == staff.clinic_id)

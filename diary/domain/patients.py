@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 from sqlalchemy import select
 
 from diary.domain import audit
 from diary.domain.errors import NotFound
+from diary.domain.tokens import Actor
 from diary.extensions import db
-from diary.models import PatientProfile, User
+from diary.models import PatientProfile
 
 
-def patient_for_staff(staff: User, patient_id: str, *, action: str | None) -> PatientProfile:
+class Patient(Protocol):
+    """What the diary's rules need of a patient: a PatientProfile, or a PatientRef."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def clinic_id(self) -> str: ...
+
+    @property
+    def timezone(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class PatientRef:
+    """A patient as their access token's principal knows them: enough for a diary write,
+    without loading the profile row."""
+
+    user_id: str
+    clinic_id: str
+    timezone: str
+
+
+def patient_for_staff(staff: Actor, patient_id: str, *, action: str | None) -> PatientProfile:
     """The patient's profile if they are in the staff member's clinic; audited.
 
     Another clinic's patient answers exactly like a missing one, so ids cannot be probed.

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from diary.domain import outbox
 from diary.domain.errors import Invalid, NotFound
 from diary.domain.scheduling import QuietHours, Slot, outside_quiet_hours, plan_checkins
+from diary.domain.tokens import Actor
 from diary.extensions import db
-from diary.models import Checkin, Clinic, PatientProfile, TreatmentSession, User
+from diary.models import Checkin, Clinic, PatientProfile, TreatmentSession
 from diary.timeutil import utcnow
 
 MAX_OFFSET_MINUTES = 60 * 24 * 60  # 60 days
@@ -67,7 +68,7 @@ def _enqueue_pushes(checkin: Checkin, window_minutes: int, profile: PatientProfi
 
 
 def record_session(
-    staff: User,
+    staff: Actor,
     profile: PatientProfile,
     *,
     started_at: dt.datetime,

@@ -11,17 +11,19 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 import jwt
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from diary.domain.errors import AuthFailed
 from diary.extensions import db
-from diary.models import AuthSession, RefreshToken, User
+from diary.models import AuthSession, PatientProfile, RefreshToken, User
 from diary.timeutil import utcnow
 
 ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["sub", "exp", "iat", "sid", "role", "cid", "typ"]
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,30 @@ class TokenPair:
         }
 
 
+class Actor(Protocol):
+    """Whoever does something: a request's Principal, or a User row (the CLI, the demo)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def clinic_id(self) -> str: ...
+
+
 @dataclass(frozen=True)
-class AccessClaims:
-    user_id: str
+class Principal:
+    """Who a valid access token speaks for, as the database says now (one query a request)."""
+
+    id: str
     role: str
     clinic_id: str
     session_id: str
+    # A patient's IANA zone, read with the token because every diary write needs the
+    # patient's local date; None for staff.
+    timezone: str | None
 
 
 def _digest(token: str) -> str:
@@ -117,7 +137,21 @@ def revoke_session(session_id: str, *, reason: str) -> None:
     )
 
 
-def authenticate_access_token(token: str) -> tuple[AccessClaims, User]:
+# Built once: every authenticated request runs it, and a statement built per request costs
+# more Python than the query costs PostgreSQL. Core columns: only values, no ORM objects.
+_users, _sessions, _profiles = User.__table__, AuthSession.__table__, PatientProfile.__table__
+_PRINCIPAL = (
+    select(_users.c.role, _users.c.clinic_id, _users.c.is_active, _sessions.c.revoked_at, _profiles.c.timezone)
+    .select_from(
+        _users.join(_sessions, _sessions.c.user_id == _users.c.id).outerjoin(
+            _profiles, _profiles.c.user_id == _users.c.id
+        )
+    )
+    .where(_users.c.id == bindparam("user_id"), _sessions.c.id == bindparam("session_id"))
+)
+
+
+def authenticate_access_token(token: str) -> Principal:
     """Decode and check a bearer token; the user must be active and the session open."""
     try:
         claims = jwt.decode(
@@ -125,24 +159,24 @@ def authenticate_access_token(token: str) -> tuple[AccessClaims, User]:
             current_app.config["SECRET_KEY"],
             algorithms=[ALGORITHM],
             # Expiry is checked below against the app clock, not PyJWT's own time.time().
-            options={
-                "require": ["sub", "exp", "iat", "sid", "role", "cid", "typ"],
-                "verify_exp": False,
-                "verify_iat": False,
-            },
+            options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise AuthFailed("invalid access token", code="invalid_token") from exc
-    if claims["typ"] != "access" or not isinstance(claims["exp"], int):
+    if (
+        claims["typ"] != "access"
+        or not isinstance(claims["exp"], int)
+        or not isinstance(claims["sub"], str)
+        or not isinstance(claims["sid"], str)
+    ):
         raise AuthFailed("invalid access token", code="invalid_token")
     if claims["exp"] <= utcnow().timestamp():
         raise AuthFailed("access token expired", code="token_expired")
-    row = db.session.execute(
-        select(User, AuthSession.revoked_at)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(User.id == claims["sub"], AuthSession.id == claims["sid"])
-    ).one_or_none()
-    if row is None or row[1] is not None or not row[0].is_active:
+    row = (
+        db.session.connection()
+        .execute(_PRINCIPAL, {"user_id": claims["sub"], "session_id": claims["sid"]})
+        .one_or_none()
+    )
+    if row is None or row.revoked_at is not None or not row.is_active:
         raise AuthFailed("invalid access token", code="invalid_token")
-    user = row[0]
-    return AccessClaims(user.id, user.role, user.clinic_id, claims["sid"]), user
+    return Principal(claims["sub"], row.role, row.clinic_id, claims["sid"], row.timezone)
