@@ -304,14 +304,14 @@ def fcm_config(fake) -> dict[str, Any]:
     return {"PUSH_BACKEND": "fcm", "GOOGLE_APPLICATION_CREDENTIALS": fake.credentials_path, "FCM_ENDPOINT": fake.url}
 
 
-def count_statements(app: Flask, request) -> tuple[int, Any]:
-    """The number of SQL statements sent while `request()` runs, and its response."""
+def sql_statements(app: Flask, request) -> tuple[list[str], Any]:
+    """The SQL statements sent while `request()` runs (whitespace collapsed), and its response."""
     from sqlalchemy import event
 
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
+        statements.append(" ".join(statement.split()))
 
     with app.app_context():
         engine = db.engine
@@ -320,4 +320,10 @@ def count_statements(app: Flask, request) -> tuple[int, Any]:
         resp = request()
     finally:
         event.remove(engine, "before_cursor_execute", record)
+    return statements, resp
+
+
+def count_statements(app: Flask, request) -> tuple[int, Any]:
+    """The number of SQL statements sent while `request()` runs, and its response."""
+    statements, resp = sql_statements(app, request)
     return len(statements), resp

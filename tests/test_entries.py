@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from typing import Any
 
 import pytest
 
 from diary.timeutil import UTC
+from tests.conftest import sql_statements
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = dt.datetime(2026, 4, 1, 12, 0, tzinfo=UTC)  # after both 2026 spring DST changes
@@ -557,31 +559,47 @@ def test_the_future_limit_follows_the_clock(api, world, patient, clock):
     assert resp.json["recorded_at"] == "2026-03-01T12:10:00Z"
 
 
-def test_the_answer_comes_from_what_was_written_not_a_read_back(app, api, patient):
-    """The hot path of the app: nothing is queried after the INSERT but the alert rules,
-    in particular not the entry and its side effects again once the commit expired them."""
-    from sqlalchemy import event
+def _shapes(statements: list[str]) -> list[str]:
+    """Each statement as its verb and first table: "SELECT users", "INSERT entries"."""
+    shapes = []
+    for statement in statements:
+        verb = statement.split()[0]
+        table = {"SELECT": r"\bFROM (\w+)", "INSERT": r"^INSERT INTO (\w+)", "UPDATE": r"^UPDATE (\w+)"}[verb]
+        found = re.search(table, statement)
+        assert found, statement
+        shapes.append(f"{verb} {found.group(1)}")
+    return shapes
 
-    from diary.extensions import db
 
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(" ".join(statement.split()))
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        resp = log_entry(api, patient, entry(mood=4, side_effects=[]))
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def test_a_new_entry_costs_three_statements(app, api, patient):
+    """The hot path of the app: the token's principal (with the patient's timezone), the
+    INSERT, and both trend windows in one aggregate. No lookup before the INSERT, no
+    savepoint, no profile load, no read-back of the entry after the commit."""
+    statements, resp = sql_statements(app, lambda: log_entry(api, patient, entry(mood=4)))
 
     assert resp.status_code == 201, resp.json
+    assert _shapes(statements) == ["SELECT users", "INSERT entries", "SELECT entries"], statements
+    assert "ON CONFLICT (id) DO NOTHING" in statements[1]
+    assert not any("SAVEPOINT" in s for s in statements)
     assert resp.json["side_effects"] == []
-    after_insert = statements[next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO entries")) + 1 :]
-    reloads = [s for s in after_insert if "AS entries_id" in s or "FROM entry_side_effects" in s]
-    assert not reloads, statements
+    assert resp.json["version"] == 1
+
+
+def test_side_effects_add_one_statement_and_a_replay_reads_the_stored_entry(app, api, patient):
+    body = entry(side_effects=["nausea", "dizziness"])
+    statements, resp = sql_statements(app, lambda: log_entry(api, patient, body))
+
+    assert resp.status_code == 201, resp.json
+    assert _shapes(statements) == ["SELECT users", "INSERT entries", "INSERT entry_side_effects", "SELECT entries"]
+    assert resp.json["side_effects"] == ["dizziness", "nausea"]
+
+    statements, resp = sql_statements(app, lambda: log_entry(api, patient, body))
+
+    assert resp.status_code == 200, resp.json
+    # The INSERT does nothing; the stored entry (and its side effects) is read and compared.
+    assert _shapes(statements)[:3] == ["SELECT users", "INSERT entries", "SELECT entries"], statements
+    assert "INSERT entry_side_effects" not in _shapes(statements)
+    assert resp.json["side_effects"] == ["dizziness", "nausea"]
 
 
 # --------------------------------------------------------------------------- local dates
