@@ -14,9 +14,9 @@ migrates it, enrolls a clinic's patients with long-lived access tokens, then in 
      1 and 2 alternate for --rounds rounds, and each keeps its best (the ratio is of those);
   3. ours again at a fixed arrival rate of half its measured maximum (locust's constant
      throughput): p50, p99.
-With --profile, py-spy samples every gunicorn worker of the first round of 1 while it holds the GIL (Python
-CPU, not waits on the database) and writes folded stacks (one a line, with its sample count);
-the phase's own figures are then slowed by the sampling.
+With --profile, py-spy samples our gunicorn workers in the first round while they hold the
+GIL (Python CPU, not waits on the database) and writes folded stacks (one a line, with its
+sample count); that round's figures are slowed by the sampling.
 Every request is a valid entry with a fresh client UUID from a random patient. Everything
 listens on 127.0.0.1 (ports picked by the kernel) and stops by itself. Locust shares the
 machine's cores with the servers and PostgreSQL, as it does for both apps.
@@ -252,7 +252,7 @@ def main() -> None:
         "--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY") or 2 * cores + 1), help="gunicorn workers"
     )
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of ours and the baseline")
-    parser.add_argument("--profile", type=Path, help="write py-spy's folded stacks of our workers (phase 1) here")
+    parser.add_argument("--profile", type=Path, help="write py-spy's folded stacks of our workers (first round) here")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),

@@ -47,6 +47,9 @@ def _reports_self_harm(entry) -> bool:
     return (entry.self_harm_thoughts or 0) >= 1
 
 
+# One instance for every request and every entry of a batch: a schema is stateless once built.
+_ENTRY_IN = EntryInSchema()
+
 # What EntrySchema shows of an entry (it adds `safety` itself when present).
 _ENTRY_FIELDS = tuple(name for name in EntrySchema().fields if name != "safety")
 
@@ -60,7 +63,7 @@ def _entry_view(entry) -> dict[str, Any]:
 @blp.route("/entries")
 class Entries(MethodView):
     @authenticated("patient")
-    @blp.arguments(EntryInSchema())
+    @blp.arguments(_ENTRY_IN)
     @blp.response(201, EntrySchema)
     @blp.alt_response(200, schema=EntrySchema, description="replay of an entry already stored")
     @blp.alt_response(409, description="id already used with different content")
@@ -102,18 +105,18 @@ class EntryBatch(MethodView):
     @blp.response(200, BatchOutSchema)
     def post(self, body):
         """Sync entries logged offline; each entry stands or falls alone"""
-        profile = _own_patient()
+        patient = _own_patient()
         results, at_risk, stored = [], False, []
         for raw in body["entries"]:
             entry_id = raw.get("id") if isinstance(raw.get("id"), str) else None
             try:
-                fields = EntryInSchema().load(raw)
+                fields = _ENTRY_IN.load(raw)
             except ValidationError as err:
                 results.append({"id": entry_id, "status": "invalid", "errors": err.messages})
                 continue
             try:
                 with db.session.begin_nested():
-                    entry, created = entries.create_entry(profile, fields)
+                    entry, created = entries.create_entry(patient, fields)
             except Conflict:
                 results.append({"id": fields["id"], "status": "conflict"})
                 continue
@@ -126,7 +129,7 @@ class EntryBatch(MethodView):
             if created:
                 stored.append(entry)
             results.append({"id": entry.id, "status": "created" if created else "duplicate"})
-        alerts.after_entries(profile, stored)
+        alerts.after_entries(patient, stored)
         db.session.commit()
         outcome: dict[str, Any] = {"results": results}
         if at_risk:
@@ -147,9 +150,9 @@ class EntryById(MethodView):
     @blp.response(200, EntrySchema)
     def patch(self, changes, entry_id):
         """Correct an entry; the previous version is kept"""
-        profile = _own_patient()
-        entry = entries.update_entry(profile, entry_id, changes)
-        alerts.after_entries(profile, [entry] if "self_harm_thoughts" in changes else [], trends=True)
+        patient = _own_patient()
+        entry = entries.update_entry(patient, entry_id, changes)
+        alerts.after_entries(patient, [entry] if "self_harm_thoughts" in changes else [], trends=True)
         db.session.commit()
         return _with_safety(entry, "self_harm_thoughts" in changes and _reports_self_harm(entry))
 
@@ -169,10 +172,10 @@ class Assessments(MethodView):
     @blp.alt_response(200, schema=AssessmentSchema, description="replay of an assessment already stored")
     def post(self, body):
         """Submit a PHQ-9 or GAD-7 (idempotent on the client's id)"""
-        profile = _own_patient()
-        assessment, created = entries.create_assessment(profile, body)
+        patient = _own_patient()
+        assessment, created = entries.create_assessment(patient, body)
         if created:
-            alerts.on_assessment(profile, assessment)
+            alerts.on_assessment(patient, assessment)
         db.session.commit()
         at_risk = scoring.reports_self_harm(assessment.instrument, list(assessment.answers))
         return _with_safety(assessment, at_risk), 201 if created else 200
