@@ -7,8 +7,6 @@ from typing import Any
 
 from flask import Flask, send_from_directory
 from flask.sessions import SessionInterface
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from diary.config import Config
@@ -83,6 +81,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from diary import (
+        database,
         models,  # noqa: F401  (register every table with the metadata)
         observability,
     )
@@ -91,6 +90,7 @@ def _init_extensions(app: Flask) -> None:
     from diary.extensions import api, db, limiter, migrate
 
     db.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir, "migrations"))
     limiter.init_app(app)
     api.init_app(app)
@@ -110,14 +110,3 @@ def _register_docs_assets(app: Flask) -> None:
     @app.get("/api/v1/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str):
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
-
-
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    # SQLite ignores foreign keys unless asked, and WAL lets the worker and the API share the file.
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()

@@ -185,8 +185,9 @@ class Config:
         self.SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True, **self.SQLALCHEMY_ENGINE_OPTIONS}
         if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
             # A database that does not answer must fail fast (503), not hold a request for minutes.
+            # No pool_pre_ping: it costs a round trip on every checkout; connections that sat
+            # idle are pinged instead (diary/database.py).
             self.SQLALCHEMY_ENGINE_OPTIONS = {
-                "pool_pre_ping": True,
                 "connect_args": {"connect_timeout": 5},
                 **self.SQLALCHEMY_ENGINE_OPTIONS,
             }

@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from diary.timeutil import UTC
 from tests.bulk import seed_due_checkin_pushes
-from tests.conftest import BASE_CONFIG
+from tests.conftest import BASE_CONFIG, PASSWORD
 from tests.fake_fcm import Answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -421,6 +421,69 @@ def test_connection_lost_after_the_response_is_built_still_answers(make_app, wor
     assert world.rows("SELECT count(*) FROM entries WHERE id = :id", id=entry_id) == [(1,)]
     with app.app_context():
         assert db.engine.pool.checkedout() == 0  # the dead connection was not leaked
+
+
+def _terminate_app_backends(db_url: str) -> int:
+    """Kill every server process of the test database but this one: the app's pooled
+    connections die as they would in a database restart. Returns how many were killed."""
+    admin = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    others = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        pids = [row[0] for row in conn.execute(others)]
+        for pid in pids:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        wait_for(lambda: not conn.execute(others).fetchall(), 5, "the backends to exit")
+    return len(pids)
+
+
+def _post_entry(client, token: str) -> tuple[int, str]:
+    entry_id = str(uuid.uuid4())
+    recorded = (dt.datetime.now(UTC) - dt.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    resp = client.post(
+        "/api/v1/me/entries",
+        json={"id": entry_id, "recorded_at": recorded, "mood": 6, "anxiety": 3},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return resp.status_code, entry_id
+
+
+def test_pooled_connection_killed_between_requests_costs_no_request(make_app, world, clinician, db_url):
+    """Connections in steady use are not pinged; when one died in the pool, the request's
+    first statement (the token check, which writes nothing) runs again on a fresh one."""
+    patient = world.patient(clinician, timezone="UTC")
+    app = make_app()
+    client = app.test_client()
+    first, first_id = _post_entry(client, patient.token)
+    assert first == 201
+    assert _terminate_app_backends(db_url) >= 1
+    second, second_id = _post_entry(client, patient.token)
+    assert second == 201
+    admin = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin) as conn:
+        stored = {r[0] for r in conn.execute("SELECT id FROM entries WHERE patient_id = %s", (patient.id,))}
+    assert stored == {first_id, second_id}
+
+
+@pytest.mark.parametrize(("idle_seconds", "status"), [(0.0, 200), (3600.0, 503)])
+def test_connection_idle_in_the_pool_is_pinged_before_use(
+    make_app, world, clinician, db_url, monkeypatch, idle_seconds, status
+):
+    """A login's first statement is not retried; what saves it from a connection that died
+    while idle is the ping on checkout. With a threshold it has not reached, no ping: 503."""
+    from diary import database
+
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", idle_seconds)
+    app = make_app()
+    client = app.test_client()
+    login = {"email": clinician.email, "password": PASSWORD}
+    assert client.post("/api/v1/auth/token", json=login).status_code == 200
+    _terminate_app_backends(db_url)
+    resp = client.post("/api/v1/auth/token", json=login)
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    if status == 503:
+        assert resp.json["code"] == "database_unavailable"
+    # Either way the pool is healthy again for the next request.
+    assert client.post("/api/v1/auth/token", json=login).status_code == 200
 
 
 # --------------------------------------------------------------------------- 2. SIGKILLed workers

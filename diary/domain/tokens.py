@@ -17,6 +17,7 @@ import jwt
 from flask import current_app
 from sqlalchemy import bindparam, select, update
 
+from diary.database import retry_if_disconnected
 from diary.domain.errors import AuthFailed
 from diary.extensions import db
 from diary.models import AuthSession, PatientProfile, RefreshToken, User
@@ -172,11 +173,10 @@ def authenticate_access_token(token: str) -> Principal:
         raise AuthFailed("invalid access token", code="invalid_token")
     if claims["exp"] <= utcnow().timestamp():
         raise AuthFailed("access token expired", code="token_expired")
-    row = (
-        db.session.connection()
-        .execute(_PRINCIPAL, {"user_id": claims["sub"], "session_id": claims["sid"]})
-        .one_or_none()
-    )
+    params = {"user_id": claims["sub"], "session_id": claims["sid"]}
+    # The first statement of every authenticated request: where a connection that died in
+    # the pool shows itself, and safe to run again.
+    row = retry_if_disconnected(lambda: db.session.connection().execute(_PRINCIPAL, params).one_or_none())
     if row is None or row.revoked_at is not None or not row.is_active:
         raise AuthFailed("invalid access token", code="invalid_token")
     return Principal(claims["sub"], row.role, row.clinic_id, claims["sid"], row.timezone)
