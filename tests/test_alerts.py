@@ -400,6 +400,27 @@ def test_the_recent_window_is_the_patients_last_3_local_days(clock, world, api, 
         assert rules(world, patient.id) == []
 
 
+@pytest.mark.parametrize(
+    ("days_back", "recent", "baseline"),
+    [
+        pytest.param(-1, (0, 0, 0), (0, 0, 0), id="tomorrow-not-counted"),
+        pytest.param(0, (1, 7, 2), (0, 0, 0), id="today-recent"),
+        pytest.param(2, (1, 7, 2), (0, 0, 0), id="first-recent-day"),
+        pytest.param(3, (0, 0, 0), (1, 7, 2), id="last-baseline-day"),
+        pytest.param(16, (0, 0, 0), (1, 7, 2), id="first-baseline-day"),
+        pytest.param(17, (0, 0, 0), (0, 0, 0), id="before-the-windows"),
+    ],
+)
+def test_a_new_entry_is_added_to_the_window_its_local_day_falls_in(app_ctx, days_back, recent, baseline):
+    """On PostgreSQL the INSERT's own aggregate cannot see the row it inserts: the entry is
+    added to the windows in Python, and must land exactly where the aggregate would count it."""
+    today = dt.date(2026, 3, 1)
+    windows = alert_rules.TrendWindows.ending(today)
+    assert (windows.recent_first, windows.base_first) == (dt.date(2026, 2, 27), dt.date(2026, 2, 13))
+    added = windows.adding(today - dt.timedelta(days=days_back), mood=7, anxiety=2)
+    assert (added.recent, added.baseline) == (recent, baseline)
+
+
 def test_a_trend_that_persists_updates_its_one_open_alert(clock, world, api, clinician):
     clock.set(NOW)
     patient = world.patient(clinician, timezone=BERLIN)

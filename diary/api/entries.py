@@ -70,10 +70,10 @@ class Entries(MethodView):
     def post(self, body):
         """Log an entry (idempotent on the client's id)"""
         patient = _own_patient()
-        entry, created = entries.create_entry(patient, body)
+        entry, created, trends = entries.create_entry(patient, body, read_trends=True)
         if created:
             # Same transaction: the entry and its alert are stored together or not at all.
-            alerts.after_entries(patient, [entry])
+            alerts.after_entries(patient, [entry], windows=trends)
         view, at_risk = _entry_view(entry), _reports_self_harm(entry)
         db.session.commit()
         if at_risk:
@@ -116,7 +116,7 @@ class EntryBatch(MethodView):
                 continue
             try:
                 with db.session.begin_nested():
-                    entry, created = entries.create_entry(patient, fields)
+                    entry, created, _ = entries.create_entry(patient, fields)
             except Conflict:
                 results.append({"id": fields["id"], "status": "conflict"})
                 continue

@@ -19,11 +19,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import Date, bindparam, case, func, literal, select, tuple_
+from sqlalchemy import Date, bindparam, case, func, literal_column, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from diary.domain import audit, outbox
@@ -112,13 +113,20 @@ def webhook_body(alert: Alert) -> bytes:
 # --- rules evaluated in the request that stored data ------------------------------------
 
 
-def after_entries(profile: Patient, entries: Sequence[Entry | NewEntry], *, trends: bool | None = None) -> None:
-    """Rules after entries were stored: self-harm for each, trends once for the patient."""
+def after_entries(
+    profile: Patient,
+    entries: Sequence[Entry | NewEntry],
+    *,
+    trends: bool | None = None,
+    windows: TrendWindows | None = None,
+) -> None:
+    """Rules after entries were stored: self-harm for each, trends once for the patient
+    (from `windows` when the write already read them, else read here)."""
     for entry in entries:
         if (entry.self_harm_thoughts or 0) >= 1:
             raise_alert(profile, "self_harm", {"source": "entry", "entry_id": entry.id}, reopen=True)
     if entries or trends:
-        evaluate_trends(profile)
+        evaluate_trends(profile, windows=windows)
 
 
 def on_assessment(profile: Patient, assessment: Assessment) -> None:
@@ -149,22 +157,22 @@ def on_assessment(profile: Patient, assessment: Assessment) -> None:
 def _trend_windows_statement():
     """Count and sums of mood and anxiety for the recent days and for the baseline days
     before them, in one pass over the patient's (patient_id, local_date) index. Built once:
-    it runs after every diary write."""
+    it runs after every diary write (on PostgreSQL, inside the INSERT of a new entry)."""
     entries = Entry.__table__
     day, recent_first = entries.c.local_date, bindparam("recent_first", type_=Date)
+    zero, one = literal_column("0"), literal_column("1")
 
     def total(recent: bool, column=None):
         in_window = day >= recent_first if recent else day < recent_first
-        value = literal(1) if column is None else column
-        return func.coalesce(func.sum(case((in_window, value), else_=0)), 0)
+        return func.coalesce(func.sum(case((in_window, one if column is None else column), else_=zero)), zero)
 
     return select(
-        total(True),
-        total(True, entries.c.mood),
-        total(True, entries.c.anxiety),
-        total(False),
-        total(False, entries.c.mood),
-        total(False, entries.c.anxiety),
+        total(True).label("n_recent"),
+        total(True, entries.c.mood).label("mood_recent"),
+        total(True, entries.c.anxiety).label("anxiety_recent"),
+        total(False).label("n_base"),
+        total(False, entries.c.mood).label("mood_base"),
+        total(False, entries.c.anxiety).label("anxiety_base"),
     ).where(
         entries.c.patient_id == bindparam("patient_id"),
         entries.c.deleted_at.is_(None),
@@ -173,32 +181,71 @@ def _trend_windows_statement():
     )
 
 
-_TREND_WINDOWS = _trend_windows_statement()
+TREND_WINDOWS = _trend_windows_statement()
 
 
-def trend_changes(patient_id: str, today: dt.date) -> dict[str, Fraction] | None:
-    """Exact mood and anxiety change of the recent days against the baseline days, or None
-    when there is too little data to judge."""
-    cfg = current_app.config
-    recent_days, base_days = cfg["ALERT_TREND_RECENT_DAYS"], cfg["ALERT_TREND_BASELINE_DAYS"]
-    recent_first = today - dt.timedelta(days=recent_days - 1)
-    base_first = recent_first - dt.timedelta(days=base_days)
-    params = {"patient_id": patient_id, "recent_first": recent_first, "base_first": base_first, "today": today}
+@dataclass(frozen=True)
+class TrendWindows:
+    """What mood_drop and anxiety_rise compare: (entries, mood sum, anxiety sum) of a
+    patient's recent local days up to `today`, and of the baseline days before them."""
+
+    today: dt.date
+    recent_first: dt.date
+    base_first: dt.date
+    recent: tuple[int, int, int] = (0, 0, 0)
+    baseline: tuple[int, int, int] = (0, 0, 0)
+
+    @classmethod
+    def ending(cls, today: dt.date) -> TrendWindows:
+        cfg = current_app.config
+        recent_first = today - dt.timedelta(days=cfg["ALERT_TREND_RECENT_DAYS"] - 1)
+        return cls(today, recent_first, recent_first - dt.timedelta(days=cfg["ALERT_TREND_BASELINE_DAYS"]))
+
+    def params(self, patient_id: str) -> dict[str, Any]:
+        """TREND_WINDOWS' parameters."""
+        return {
+            "patient_id": patient_id,
+            "recent_first": self.recent_first,
+            "base_first": self.base_first,
+            "today": self.today,
+        }
+
+    def with_totals(self, row: Any) -> TrendWindows:
+        """These windows holding what TREND_WINDOWS counted (a row with its labels)."""
+        recent = (int(row.n_recent), int(row.mood_recent), int(row.anxiety_recent))
+        return replace(self, recent=recent, baseline=(int(row.n_base), int(row.mood_base), int(row.anxiety_base)))
+
+    def adding(self, day: dt.date, mood: int, anxiety: int) -> TrendWindows:
+        """These windows with one more entry, counted where its local day falls, if anywhere."""
+        if not self.base_first <= day <= self.today:
+            return self
+        window = "recent" if day >= self.recent_first else "baseline"
+        n, moods, anxieties = getattr(self, window)
+        return replace(self, **{window: (n + 1, moods + mood, anxieties + anxiety)})
+
+    def changes(self) -> dict[str, Fraction] | None:
+        """Exact mood and anxiety change of the recent days against the baseline, or None
+        when there is too little data to judge."""
+        (n_recent, mood_recent, anx_recent), (n_base, mood_base, anx_base) = self.recent, self.baseline
+        if n_recent == 0 or n_base < current_app.config["ALERT_TREND_MIN_BASELINE_ENTRIES"]:
+            return None
+        return {
+            "mood": Fraction(mood_recent, n_recent) - Fraction(mood_base, n_base),
+            "anxiety": Fraction(anx_recent, n_recent) - Fraction(anx_base, n_base),
+        }
+
+
+def read_trend_windows(patient_id: str, today: dt.date) -> TrendWindows:
+    windows = TrendWindows.ending(today)
     db.session.flush()  # a Core statement does not autoflush: the rule must see this transaction's edits
-    n_recent, mood_recent, anx_recent, n_base, mood_base, anx_base = (
-        int(value) for value in db.session.connection().execute(_TREND_WINDOWS, params).one()
-    )
-    if n_recent == 0 or n_base < cfg["ALERT_TREND_MIN_BASELINE_ENTRIES"]:
-        return None
-    return {
-        "mood": Fraction(mood_recent, n_recent) - Fraction(mood_base, n_base),
-        "anxiety": Fraction(anx_recent, n_recent) - Fraction(anx_base, n_base),
-    }
+    return windows.with_totals(db.session.connection().execute(TREND_WINDOWS, windows.params(patient_id)).one())
 
 
-def evaluate_trends(profile: Patient, now: dt.datetime | None = None) -> None:
+def evaluate_trends(profile: Patient, now: dt.datetime | None = None, windows: TrendWindows | None = None) -> None:
     cfg = current_app.config
-    changes = trend_changes(profile.user_id, local_date(now or utcnow(), profile.timezone))
+    if windows is None:
+        windows = read_trend_windows(profile.user_id, local_date(now or utcnow(), profile.timezone))
+    changes = windows.changes()
     if changes is None:
         return
     details = {"mood_change": round(float(changes["mood"]), 2), "anxiety_change": round(float(changes["anxiety"]), 2)}

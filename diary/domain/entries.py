@@ -8,13 +8,13 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from flask import current_app
-from sqlalchemy import bindparam, insert, select, text, tuple_
+from sqlalchemy import String, TextClause, bindparam, column, func, insert, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from diary.domain import outbox, scoring
+from diary.domain import alerts, outbox, scoring
 from diary.domain.errors import Conflict, Invalid, NotFound
 from diary.domain.patients import Patient
 from diary.extensions import db
@@ -133,7 +133,7 @@ class NewEntry:
     side_effects: list[str] = field(default_factory=list)
 
 
-def _entry_insert_statement():
+def _entry_insert_sql(suffix: str = "") -> TextClause:
     """INSERT ... ON CONFLICT (id) DO NOTHING, built once, as text valid on PostgreSQL and
     SQLite alike: a replay, or a twin committed by a concurrent request, inserts nothing and
     aborts nothing, so a new entry costs one statement, with no lookup before it and no
@@ -143,23 +143,42 @@ def _entry_insert_statement():
     columns = Entry.__table__.columns
     names = ", ".join(column.name for column in columns)
     values = ", ".join(f":{column.name}" for column in columns)
-    return (
-        text(f"INSERT INTO entries ({names}) VALUES ({values}) ON CONFLICT (id) DO NOTHING")  # noqa: S608 (model names)
-        .bindparams(*(bindparam(column.name, type_=column.type) for column in columns))
-        # SQLAlchemy keeps an INSERT's rowcount only when asked.
-        .execution_options(preserve_rowcount=True)
-    )
+    sql = f"INSERT INTO entries ({names}) VALUES ({values}) ON CONFLICT (id) DO NOTHING{suffix}"  # noqa: S608
+    return text(sql).bindparams(*(bindparam(column.name, type_=column.type) for column in columns))
 
 
-_ENTRY_INSERT = _entry_insert_statement()
+# SQLAlchemy keeps an INSERT's rowcount only when asked.
+_ENTRY_INSERT = _entry_insert_sql().execution_options(preserve_rowcount=True)
+
+
+def _entry_insert_reading_trends():
+    """PostgreSQL: the INSERT as a data-modifying CTE of the trend-window aggregate, so a
+    new entry and the figures its alert rules need cost one round trip. Every part of one
+    statement reads the same snapshot: the aggregate does not see the row the CTE inserts,
+    and create_entry adds it (TrendWindows.adding)."""
+    inserted = _entry_insert_sql(" RETURNING id").columns(column("id", String)).cte("inserted")
+    was_inserted = select(func.count()).select_from(inserted).scalar_subquery().label("inserted")
+    return alerts.TREND_WINDOWS.add_cte(inserted).add_columns(was_inserted)
+
+
+_ENTRY_INSERT_READING_TRENDS = _entry_insert_reading_trends()
 _ENTRY_COLUMNS = tuple(column.name for column in Entry.__table__.columns)
 _SIDE_EFFECT_INSERT = insert(EntrySideEffect.__table__)
 
 
-def create_entry(patient: Patient, fields: dict[str, Any]) -> tuple[NewEntry | Entry, bool]:
-    """Store a new entry, or recognise a replay of a stored one. Returns (entry, created).
+class StoredEntry(NamedTuple):
+    entry: NewEntry | Entry
+    created: bool
+    # The patient's trend windows with this entry in them, when asked for and created.
+    trends: alerts.TrendWindows | None = None
 
-    The same id with other content, or another patient's id, is a Conflict.
+
+def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool = False) -> StoredEntry:
+    """Store a new entry, or recognise a replay of a stored one.
+
+    The same id with other content, or another patient's id, is a Conflict. With
+    `read_trends`, a new entry comes with the patient's trend windows as they stand with it,
+    read by the INSERT itself on PostgreSQL.
     """
     recorded_at = _check_recorded_at(fields["recorded_at"])
     checkin = _own_checkin(patient.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
@@ -183,18 +202,27 @@ def create_entry(patient: Patient, fields: dict[str, Any]) -> tuple[NewEntry | E
     )
     connection = db.session.connection()
     row = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
-    if connection.execute(_ENTRY_INSERT, row).rowcount == 1:
+    trends = alerts.TrendWindows.ending(local_date(now, patient.timezone)) if read_trends else None
+    if trends is not None and connection.dialect.name == "postgresql":
+        totals = connection.execute(_ENTRY_INSERT_READING_TRENDS, {**row, **trends.params(patient.user_id)}).one()
+        created = totals.inserted == 1
+        trends = trends.with_totals(totals).adding(entry.local_date, entry.mood, entry.anxiety)
+    else:
+        created = connection.execute(_ENTRY_INSERT, row).rowcount == 1
+        if created and trends is not None:
+            trends = alerts.read_trend_windows(patient.user_id, trends.today)
+    if created:
         if entry.side_effects:
             connection.execute(_SIDE_EFFECT_INSERT, [{"entry_id": entry.id, "effect": e} for e in entry.side_effects])
         if checkin is not None:
             _mark_checkin_answered(checkin, entry.id, now)
-        return entry, True
+        return StoredEntry(entry, True, trends)
 
     existing = db.session.get(Entry, entry.id, populate_existing=True)
     wanted = entry_content({**fields, "recorded_at": recorded_at})
     if existing is None or existing.patient_id != patient.user_id or not _matches_entry(existing, wanted):
         raise Conflict("this id was already used with different content", code="id_conflict")
-    return existing, False
+    return StoredEntry(existing, False)
 
 
 def live_entry(patient_id: str, entry_id: str) -> Entry:
