@@ -84,15 +84,16 @@ def _init_extensions(app: Flask) -> None:
         database,
         models,  # noqa: F401  (register every table with the metadata)
         observability,
+        ratelimit,
     )
     from diary.api import register_blueprints
     from diary.errors import register_error_handlers
-    from diary.extensions import api, db, limiter, migrate
+    from diary.extensions import api, db, migrate
 
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir, "migrations"))
-    limiter.init_app(app)
+    ratelimit.init_app(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     from diary.schemas.fields import OPENAPI_FIELD_TYPES

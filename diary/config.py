@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from limits import parse_many
+
 DEFAULT_CRISIS_MESSAGE = (
     "If you are thinking about harming yourself, please reach out now. You are not alone and help is available."
 )
@@ -97,7 +99,6 @@ class Config:
     RATELIMIT_STORAGE_URI: str = "memory://"
     # Part of every rate-limit key, so apps sharing one Redis (or tests) never share counters.
     RATE_LIMIT_NAMESPACE: str = "diary"
-    RATELIMIT_HEADERS_ENABLED: bool = True
     AUTH_RATE_LIMIT: str = "10 per minute"
     TRUSTED_PROXY_HOPS: int = 0
     ENTRY_FUTURE_TOLERANCE_SECONDS: int = 300
@@ -211,6 +212,12 @@ class Config:
             raise ConfigError("PUSH_BACKEND=fcm needs GOOGLE_APPLICATION_CREDENTIALS")
         if bool(self.ALERT_WEBHOOK_URL) != bool(self.ALERT_WEBHOOK_SECRET):
             raise ConfigError("ALERT_WEBHOOK_URL and ALERT_WEBHOOK_SECRET go together")
+        try:
+            parse_many(self.AUTH_RATE_LIMIT)
+        except ValueError:
+            raise ConfigError('AUTH_RATE_LIMIT must be a rate such as "10 per minute"') from None
+        if not self.RATELIMIT_STORAGE_URI.startswith(("memory://", "redis://", "rediss://")):
+            raise ConfigError("RATELIMIT_STORAGE_URI must be memory:// or a redis:// URL")
         if self.MAX_CONTENT_LENGTH <= 0:
             raise ConfigError("MAX_CONTENT_LENGTH must be positive")
         if self.ACCESS_TOKEN_TTL_SECONDS <= 0 or self.REFRESH_TOKEN_TTL_DAYS <= 0:

@@ -1,8 +1,5 @@
 """Extensions, created unbound and initialised in the application factory."""
 
-from flask import current_app
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -25,13 +22,6 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
-
-def _rate_limit_key() -> str:
-    # The client address (behind TRUSTED_PROXY_HOPS proxies, the forwarded one), namespaced.
-    return f"{current_app.config['RATE_LIMIT_NAMESPACE']}:{get_remote_address()}"
-
-
-limiter = Limiter(key_func=_rate_limit_key)
 
 # Imported late: the error module must not import this one back.
 from diary.errors import DiaryApi  # noqa: E402

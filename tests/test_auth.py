@@ -216,10 +216,35 @@ def test_auth_rate_limit_answers_429(make_app):
     assert statuses == [401, 401, 401, 429]
     resp = limited.post("/api/v1/auth/token", json=body)
     assert resp.json["code"] == "rate_limited"
-    assert resp.headers["Retry-After"]
+    # A moving window of one minute: the oldest of the three hits leaves it within 60 s.
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60
     enroll = {"enrollment_code": "AAAA-BBBB-CCCC-DDDD", "email": "x@example.test", "password": "whatever-password"}
     enroll_statuses = [limited.post("/api/v1/auth/enroll", json=enroll).status_code for _ in range(4)]
     assert enroll_statuses == [401, 401, 401, 429]
+
+
+def test_every_limit_of_several_holds(make_app):
+    limited = make_app(AUTH_RATE_LIMIT="5 per minute; 2 per hour").test_client()
+    body = {"email": "nobody@example.test", "password": "whatever-password"}
+
+    statuses = [limited.post("/api/v1/auth/token", json=body).status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 429]
+    assert 3540 <= int(limited.post("/api/v1/auth/token", json=body).headers["Retry-After"]) <= 3600
+
+
+def test_rate_limit_storage_down_lets_logins_through(make_app, caplog):
+    """Fail open: with the counter store unreachable, a patient can still log in (and reach
+    the crisis resources); the outage is logged, not answered as a 500."""
+    limited = make_app(AUTH_RATE_LIMIT="1 per minute", RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0").test_client()
+    body = {"email": "nobody@example.test", "password": "whatever-password"}
+
+    statuses = [limited.post("/api/v1/auth/token", json=body).status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 401]
+    assert [r.getMessage() for r in caplog.records if r.name == "diary.ratelimit"] == [
+        "rate-limit storage unavailable, request not limited: ConnectionError"
+    ] * 3
 
 
 def test_rate_limit_is_per_client_address(make_app):

@@ -93,6 +93,20 @@ def test_unknown_app_env_is_refused():
     refused(production(APP_ENV="staging"), "APP_ENV")
 
 
+@pytest.mark.parametrize("limit", ["lots", "", "10 per fortnight", "per minute"])
+def test_unreadable_auth_rate_limit_is_refused(limit):
+    refused(production(AUTH_RATE_LIMIT=limit), "AUTH_RATE_LIMIT")
+
+
+@pytest.mark.parametrize("uri", ["memcached://cache:11211", "redis-cluster", ""])
+def test_unknown_rate_limit_storage_is_refused(uri):
+    refused(production(RATELIMIT_STORAGE_URI=uri), "RATELIMIT_STORAGE_URI")
+
+
+def test_several_auth_rate_limits_are_valid():
+    production(AUTH_RATE_LIMIT="10 per minute; 100 per day", RATELIMIT_STORAGE_URI="redis://cache:6379/0").validate()
+
+
 @pytest.mark.parametrize("backend", ["carrier-pigeon", "", "FCM"])
 def test_unknown_push_backend_is_refused(backend):
     refused(production(PUSH_BACKEND=backend), "PUSH_BACKEND")

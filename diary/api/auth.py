@@ -5,20 +5,16 @@ from diary.api.base import Blueprint
 from diary.api.guard import authenticated
 from diary.domain import accounts, tokens
 from diary.domain.errors import AuthFailed, Invalid
-from diary.extensions import db, limiter
+from diary.extensions import db
+from diary.ratelimit import auth_rate_limited
 from diary.schemas.auth import EnrollRequestSchema, RefreshRequestSchema, TokenPairSchema, TokenRequestSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Login, token refresh, enrolment")
 
 
-def _auth_limit() -> str:
-    return current_app.config["AUTH_RATE_LIMIT"]
-
-
 @blp.route("/token")
+@auth_rate_limited
 class Token(MethodView):
-    decorators = [limiter.limit(_auth_limit)]
-
     @blp.arguments(TokenRequestSchema)
     @blp.response(200, TokenPairSchema)
     def post(self, body):
@@ -45,9 +41,8 @@ class Refresh(MethodView):
 
 
 @blp.route("/enroll")
+@auth_rate_limited
 class Enroll(MethodView):
-    decorators = [limiter.limit(_auth_limit)]
-
     @blp.arguments(EnrollRequestSchema)
     @blp.response(201, TokenPairSchema)
     def post(self, body):

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from diary import metrics
 from diary.api.base import Blueprint
 from diary.domain import maintenance
-from diary.extensions import db, limiter
+from diary.extensions import db
 from diary.models import OPEN_STATUSES, UNRESOLVED, Alert, Notification
 from diary.timeutil import utcnow
 
@@ -25,8 +25,6 @@ class HealthSchema(Schema):
 
 @blp.route("/healthz")
 class Health(MethodView):
-    decorators = [limiter.exempt]
-
     @blp.response(200, HealthSchema)
     def get(self):
         """The process is up"""
@@ -35,8 +33,6 @@ class Health(MethodView):
 
 @blp.route("/readyz")
 class Ready(MethodView):
-    decorators = [limiter.exempt]
-
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="a dependency is not ready")
     def get(self):
@@ -63,8 +59,6 @@ class Ready(MethodView):
 
 @blp.route("/metrics")
 class Metrics(MethodView):
-    decorators = [limiter.exempt]
-
     @blp.response(200, content_type="text/plain; version=0.0.4")
     def get(self):
         """Prometheus metrics"""
