@@ -87,11 +87,13 @@ def _init_extensions(app: Flask) -> None:
         ratelimit,
     )
     from diary.api import register_blueprints
+    from diary.domain import tokens
     from diary.errors import register_error_handlers
     from diary.extensions import api, db, migrate
 
     db.init_app(app)
     database.init_app(app)
+    tokens.init_app()
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir, "migrations"))
     ratelimit.init_app(app)
     api.init_app(app)

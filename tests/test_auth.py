@@ -266,3 +266,18 @@ def test_refresh_is_not_rate_limited_by_the_auth_limit(make_app, world, clinicia
         resp = limited.post("/api/v1/auth/refresh", json={"refresh_token": token})
         assert resp.status_code == 200
         token = resp.json["refresh_token"]
+
+
+def test_hs256_vets_each_secret_once_and_still_refuses_an_asymmetric_key():
+    import jwt as pyjwt
+
+    from diary.domain.tokens import _HS256
+
+    hs256 = _HS256()
+    secret = "s" * 48
+    assert hs256.prepare_key(secret) == secret.encode()
+    assert hs256.prepare_key(secret) is hs256.prepare_key(secret)
+    pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+    for _ in range(2):  # refused every time, not only when first seen
+        with pytest.raises(pyjwt.InvalidKeyError):
+            hs256.prepare_key(pem)

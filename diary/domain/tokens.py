@@ -15,6 +15,7 @@ from typing import Protocol
 
 import jwt
 from flask import current_app
+from jwt.algorithms import HMACAlgorithm
 from sqlalchemy import bindparam, select, update
 
 from diary.database import retry_if_disconnected
@@ -24,6 +25,33 @@ from diary.models import AuthSession, PatientProfile, RefreshToken, User
 from diary.timeutil import utcnow
 
 ALGORITHM = "HS256"
+
+
+class _HS256(HMACAlgorithm):
+    """PyJWT's HS256, vetting each secret once. PyJWT re-checks the key on every token
+    (probing it as PEM, SSH and DER data, to refuse an asymmetric key as an HMAC secret);
+    with one secret per deployment that repeated probe cost more than the signature check."""
+
+    def __init__(self) -> None:
+        super().__init__(HMACAlgorithm.SHA256)
+        self._vetted: dict[str | bytes, bytes] = {}
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        prepared = self._vetted.get(key)
+        if prepared is None:
+            prepared = super().prepare_key(key)  # raises for a key unfit as a secret
+            if len(self._vetted) >= 8:  # secrets are few (tests build apps with several)
+                self._vetted.clear()
+            self._vetted[key] = prepared
+        return prepared
+
+
+def init_app() -> None:
+    """Let PyJWT's module-level encode/decode use _HS256 (public PyJWT API; idempotent)."""
+    jwt.unregister_algorithm(ALGORITHM)
+    jwt.register_algorithm(ALGORITHM, _HS256())
+
+
 _REQUIRED_CLAIMS = ["sub", "exp", "iat", "sid", "role", "cid", "typ"]
 
 
