@@ -67,6 +67,20 @@ def test_api_responses_carry_security_headers(api):
     assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
+def test_a_header_the_view_set_is_kept_and_each_default_added_once(make_app):
+    app = make_app()
+
+    @app.get("/api/v1/test-only/own-headers")
+    def own_headers():
+        return {"ok": True}, 200, {"cache-control": "private, max-age=60", "X-Frame-Options": "SAMEORIGIN"}
+
+    resp = app.test_client().get("/api/v1/test-only/own-headers")
+    assert resp.headers.getlist("Cache-Control") == ["private, max-age=60"]
+    assert resp.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    for name in ("X-Content-Type-Options", "Referrer-Policy", "Content-Security-Policy", "X-Request-ID"):
+        assert len(resp.headers.getlist(name)) == 1, name
+
+
 def test_docs_page_may_run_its_local_scripts(api):
     resp = api.get("/api/v1/docs")
     assert resp.status_code == 200
