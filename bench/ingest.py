@@ -337,7 +337,8 @@ def main() -> None:
                 ours_i, base_i = rounds_ours[-1], rounds_base[-1]
                 print(
                     f"round {i + 1}: ours {ours_i.rps:.1f} req/s ({ours_i.cpu_ms:.2f} ms CPU/req), "
-                    f"baseline {base_i.rps:.1f} req/s ({base_i.cpu_ms:.2f} ms CPU/req), ratio {ours_i.rps / base_i.rps:.2f}",
+                    f"baseline {base_i.rps:.1f} req/s ({base_i.cpu_ms:.2f} ms CPU/req), "
+                    f"ratio {ours_i.rps / base_i.rps:.2f}",
                     flush=True,
                 )
             ours = max(rounds_ours, key=lambda s: s.rps)
