@@ -66,11 +66,13 @@ class Stats:
     p50: float
     p99: float
     cpu_ms: float = 0.0  # gunicorn's CPU time (master and workers) per request
+    db_cpu_ms: float = 0.0  # the PostgreSQL server's CPU time (every backend) per request
 
     def line(self) -> str:
         return (
             f"{self.rps:8.1f} req/s   p50 {self.p50:5.0f} ms   p99 {self.p99:5.0f} ms   "
-            f"server CPU {self.cpu_ms:4.1f} ms/req   ({self.requests} requests, {self.failures} failed)"
+            f"server CPU {self.cpu_ms:4.1f} ms/req   PostgreSQL CPU {self.db_cpu_ms:4.1f} ms/req   "
+            f"({self.requests} requests, {self.failures} failed)"
         )
 
 
@@ -149,6 +151,15 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL server process on this host (0 where it runs elsewhere)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if (proc.info["name"] or "").startswith("postgres") and proc.info["cpu_times"] is not None:
+            total += sum(proc.info["cpu_times"][:2])
+    return total
 
 
 def warm_up(base: str, access: list[str], requests: int, concurrency: int) -> None:
@@ -309,7 +320,7 @@ def main() -> None:
                     warm_up(server.base, access, requests=args.workers * 20, concurrency=args.workers)
                     if profile is not None:
                         profiler = start_profiler(server, profile, args.duration)
-                    cpu = server.cpu_seconds()
+                    cpu, db_cpu = server.cpu_seconds(), postgres_cpu_seconds()
                     stats = run_locust(
                         server.base,
                         tokens_path,
@@ -320,6 +331,7 @@ def main() -> None:
                         tmp / f"{label}-locust.log",
                     )
                     stats.cpu_ms = (server.cpu_seconds() - cpu) * 1000 / stats.requests
+                    stats.db_cpu_ms = (postgres_cpu_seconds() - db_cpu) * 1000 / stats.requests
                     if profiler is not None:
                         profiler.wait(timeout=60)
                     return stats
@@ -336,8 +348,9 @@ def main() -> None:
                 rounds_base.append(phase("baseline", "bench.baseline_app:app", base_env))
                 ours_i, base_i = rounds_ours[-1], rounds_base[-1]
                 print(
-                    f"round {i + 1}: ours {ours_i.rps:.1f} req/s ({ours_i.cpu_ms:.2f} ms CPU/req), "
-                    f"baseline {base_i.rps:.1f} req/s ({base_i.cpu_ms:.2f} ms CPU/req), "
+                    f"round {i + 1}: ours {ours_i.rps:.1f} req/s ({ours_i.cpu_ms:.2f} + {ours_i.db_cpu_ms:.2f} ms "
+                    f"server + PostgreSQL CPU/req), baseline {base_i.rps:.1f} req/s ({base_i.cpu_ms:.2f} + "
+                    f"{base_i.db_cpu_ms:.2f}), "
                     f"ratio {ours_i.rps / base_i.rps:.2f}",
                     flush=True,
                 )
