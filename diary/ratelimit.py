@@ -5,7 +5,7 @@ minute" holds over any 60 seconds, not per calendar minute. Counters live in
 RATELIMIT_STORAGE_URI: memory per process by default, Redis shared by every process.
 
 Only the two marked routes pay for a check. Flask-Limiter resolved limits in hooks on
-every request of the app, which cost about a tenth of a diary entry's CPU.
+every request of the app, which cost about 7 % of a diary entry's instructions.
 """
 
 from __future__ import annotations
