@@ -102,6 +102,9 @@ class Config:
     AUTH_RATE_LIMIT: str = "10 per minute"
     TRUSTED_PROXY_HOPS: int = 0
     ENTRY_FUTURE_TOLERANCE_SECONDS: int = 300
+    # The largest dose a session may record, in mg: above any ketamine protocol, so a typo
+    # (9500 for 95.00) is refused instead of stored.
+    MAX_DOSE_MG: float = 1000.0
     CRISIS_MESSAGE: str = DEFAULT_CRISIS_MESSAGE
     CRISIS_CONTACTS: list[dict[str, str]] = field(default_factory=lambda: [dict(c) for c in DEFAULT_CRISIS_CONTACTS])
     # Alert rules (API.md "Alert rules"); thresholds are configuration.
@@ -171,6 +174,7 @@ class Config:
             RATELIMIT_STORAGE_URI=env.get("RATELIMIT_STORAGE_URI") or "memory://",
             AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT") or "10 per minute",
             TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
+            MAX_DOSE_MG=_env_float("MAX_DOSE_MG", 1000.0),
             CRISIS_MESSAGE=env.get("CRISIS_MESSAGE") or DEFAULT_CRISIS_MESSAGE,
             CRISIS_CONTACTS=_env_json("CRISIS_CONTACTS", [dict(c) for c in DEFAULT_CRISIS_CONTACTS]),
         )
@@ -242,6 +246,7 @@ class Config:
             "ALERT_EXPIRED_CHECKINS_IN_A_ROW",
             "ALERT_ESCALATION_MINUTES",
             "REMISSION_PHQ9_CUTOFF",
+            "MAX_DOSE_MG",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be positive")

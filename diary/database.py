@@ -16,6 +16,7 @@ instead:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -23,9 +24,12 @@ from typing import TypeVar
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
+from diary.errors import envelope
 from diary.extensions import db
+
+log = logging.getLogger(__name__)
 
 # Long enough that a busy pool never pings, short enough that a restart overnight costs
 # no request an error in the morning.
@@ -39,6 +43,8 @@ def init_app(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "postgresql":
         ping_idle_connections(engine, PING_AFTER_IDLE_SECONDS)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.teardown_appcontext(close_session)
 
 
 def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
@@ -80,3 +86,28 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+
+
+def handle_database_unavailable(error: OperationalError):
+    """The database is unreachable (or went away mid-request): 503, not a 500, and a clean
+    session for the next request. Nothing was committed, so nothing is half-written."""
+    db.session.rollback()
+    log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    return (
+        envelope(503, "the database is unavailable; try again shortly", code="database_unavailable"),
+        503,
+        {"Retry-After": "5"},
+    )
+
+
+def close_session(exc: BaseException | None) -> None:
+    """Remove the request's session before Flask-SQLAlchemy's own teardown does (teardowns
+    run in reverse order). A connection lost after the response was built (the view had
+    committed, then read again) makes the closing rollback raise, and an exception from a
+    teardown escapes Flask: the server's HTML 500 instead of the response. The connection
+    is gone, so there is nothing to roll back: drop it and answer."""
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        log.warning("database lost while closing the session: %s", type(getattr(error, "orig", None) or error).__name__)
+        db.session.remove()

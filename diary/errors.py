@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, g
 from flask_smorest import Api
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from diary.domain.errors import DomainError
 from diary.schemas.common import ErrorSchema
-
-log = logging.getLogger(__name__)
 
 CODES = {
     400: "bad_request",
@@ -79,40 +75,9 @@ class DiaryApi(Api):
         return envelope(status, message, code=data.get("code"), errors=errors), status, headers
 
 
-def handle_database_unavailable(error: OperationalError):
-    """The database is unreachable (or went away mid-request): 503, not a 500, and a clean
-    session for the next request. Nothing was committed, so nothing is half-written."""
-    from diary.extensions import db
-
-    db.session.rollback()
-    log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
-    return (
-        envelope(503, "the database is unavailable; try again shortly", code="database_unavailable"),
-        503,
-        {"Retry-After": "5"},
-    )
-
-
-def close_session(exc: BaseException | None) -> None:
-    """Remove the request's session before Flask-SQLAlchemy's own teardown does (teardowns
-    run in reverse order). A connection lost after the response was built (the view had
-    committed, then read again) makes the closing rollback raise, and an exception from a
-    teardown escapes Flask: the server's HTML 500 instead of the response. The connection
-    is gone, so there is nothing to roll back: drop it and answer."""
-    from diary.extensions import db
-
-    try:
-        db.session.remove()
-    except SQLAlchemyError as error:
-        log.warning("database lost while closing the session: %s", type(getattr(error, "orig", None) or error).__name__)
-        db.session.remove()
-
-
 def handle_domain_error(error: DomainError):
     return envelope(error.status, error.message, code=error.code, errors=error.errors), error.status
 
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
-    app.teardown_appcontext(close_session)

@@ -47,5 +47,12 @@ def configure(app: Flask) -> None:
                 "stderr": {"class": "logging.StreamHandler", "formatter": "default", "filters": ["request_id"]}
             },
             "root": {"level": app.config["LOG_LEVEL"], "handlers": ["stderr"]},
+            # APScheduler says "Running job" and "executed successfully" for every job of every
+            # tick (four lines each 5 s): that is debugging detail, shown at DEBUG only.
+            "loggers": {
+                "apscheduler": {"level": "DEBUG" if app.config["LOG_LEVEL"] == "DEBUG" else "WARNING"},
+                # Alembic lists its autogenerate plugins whenever the app is built.
+                "alembic.runtime.plugins": {"level": "WARNING"},
+            },
         }
     )

@@ -6,9 +6,13 @@ Under gunicorn set PROMETHEUS_MULTIPROC_DIR so every worker's counts are aggrega
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
+
+if TYPE_CHECKING:
+    from diary.domain.operations import Gauges
 
 REQUESTS = Counter("diary_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
 LATENCY = Histogram(
@@ -19,38 +23,38 @@ LATENCY = Histogram(
 )
 
 
-class _OutboxCollector:
+class _DatabaseCollector:
     """Gauges read from the database at scrape time."""
 
-    def __init__(self, state: dict):
-        self.state = state
+    def __init__(self, gauges: Gauges):
+        self.gauges = gauges
 
     def collect(self):
         depth = GaugeMetricFamily("diary_outbox_depth", "Outbox rows not finished", labels=["kind", "status"])
-        for (kind, status), count in sorted(self.state.get("depth", {}).items()):
+        for (kind, status), count in sorted(self.gauges.depth.items()):
             depth.add_metric([kind, status], count)
         yield depth
         alerts = GaugeMetricFamily("diary_open_alerts", "Unresolved alerts", labels=["severity", "status"])
-        for (severity, status), count in sorted(self.state.get("open_alerts", {}).items()):
+        for (severity, status), count in sorted(self.gauges.open_alerts.items()):
             alerts.add_metric([severity, status], count)
         yield alerts
         yield GaugeMetricFamily(
             "diary_outbox_oldest_due_age_seconds",
             "How long the oldest due row has waited",
-            value=self.state.get("oldest_due_age", 0.0),
+            value=self.gauges.oldest_due_age,
         )
 
 
-def render(outbox_state: dict | None = None) -> bytes:
+def render(gauges: Gauges | None = None) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         text = generate_latest(registry)
     else:
         text = generate_latest()
-    if outbox_state is not None:
+    if gauges is not None:
         extra = CollectorRegistry()
-        extra.register(_OutboxCollector(outbox_state))
+        extra.register(_DatabaseCollector(gauges))
         text += generate_latest(extra)
     return text
 

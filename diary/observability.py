@@ -62,8 +62,13 @@ def _after(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.REQUESTS.labels(req.method, endpoint, str(response.status_code)).inc()
     metrics.LATENCY.labels(req.method, endpoint).observe(elapsed)
+    # The line reads whole in text logs; JSON logs carry the same values as fields too.
     log.info(
-        "request",
+        "%s %s %s %.1f ms",
+        req.method,
+        endpoint,
+        response.status_code,
+        elapsed * 1000,
         extra={
             "request_id": request_id,
             "method": req.method,

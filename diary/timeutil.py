@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
+from importlib import resources
+from zoneinfo import ZoneInfo
 
 UTC = dt.UTC
 
@@ -31,20 +32,22 @@ def set_clock(source: Callable[[], dt.datetime] | None) -> None:
     _now_source = source or _system_now
 
 
-# Files that can sit in a system zoneinfo directory (and so in available_timezones())
-# without being IANA zone names: Debian links "localtime" to /etc/localtime.
-_NOT_ZONES = frozenset({"localtime", "posixrules"})
-
-
 @lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    return frozenset(available_timezones()) - _NOT_ZONES
+def place_timezones() -> frozenset[str]:
+    """Every canonical IANA zone named after a place, from the pinned tzdata package's own
+    tables (zone.tab: one zone per country region; zone1970.tab: the zones since 1970), so
+    the set is the same on every machine, whatever its system zoneinfo holds."""
+    tables = resources.files("tzdata") / "zoneinfo"
+    zones = {"UTC"}
+    for table in ("zone.tab", "zone1970.tab"):
+        for line in (tables / table).read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                zones.add(line.split("\t")[2])
+    return frozenset(zones)
 
 
-def is_valid_timezone(name: str) -> bool:
-    # available_timezones() rather than ZoneInfo(name): ZoneInfo also accepts file
-    # paths such as "posixrules" or "localtime" that are not IANA zone names.
-    return name in _known_zones()
+def is_place_timezone(name: str) -> bool:
+    return name in place_timezones()
 
 
 def local_date(instant: dt.datetime, timezone: str) -> dt.date:

@@ -28,6 +28,8 @@ from diary.timeutil import utcnow
 
 log = logging.getLogger("diary.worker")
 
+MAX_BATCHES_PER_TICK = 50
+
 
 class Worker:
     def __init__(self, app: Flask, worker_id: str | None = None):
@@ -39,27 +41,56 @@ class Worker:
     def dispatch_tick(self) -> dispatch.BatchStats:
         with self.app.app_context():
             try:
-                return dispatch.dispatch_due(
-                    self.worker_id,
-                    push_sender(self.app),
-                    webhook=webhook_sender(self.app),
-                    should_stop=self.stopping.is_set,
-                )
+                return self.dispatch_due(push_sender(self.app), webhook_sender(self.app))
             finally:
                 db.session.remove()
 
+    def dispatch_due(self, sender, webhook) -> dispatch.BatchStats:
+        """Claim and deliver batches until nothing is due (or asked to stop). The claim is
+        committed before anything is sent (the lease keeps other workers off those rows), and
+        outcomes after every provider call, so a crash can repeat at most the pushes of one
+        call, never those of the whole claim."""
+        cfg = self.app.config
+        total = dispatch.BatchStats()
+        for _ in range(MAX_BATCHES_PER_TICK):
+            if self.stopping.is_set():
+                break
+            ids = dispatch.claim(
+                self.worker_id,
+                now=utcnow(),
+                limit=cfg["DISPATCH_BATCH_SIZE"],
+                lease_seconds=cfg["DISPATCH_LEASE_SECONDS"],
+            )
+            db.session.commit()
+            if not ids:
+                break
+            step = cfg["FCM_BATCH_SIZE"]
+            for start in range(0, len(ids), step):
+                total.add(dispatch.deliver(self.worker_id, ids[start : start + step], sender, webhook=webhook))
+                db.session.commit()
+        if total.claimed:
+            log.info("worker %s delivered %s", self.worker_id, vars(total))
+        return total
+
     def maintenance_tick(self) -> None:
+        """Expiry, reminders, escalation, disengagement (once a minute) and the heartbeat,
+        each committed on its own."""
         with self.app.app_context():
             try:
                 now = utcnow()
-                maintenance.expire_checkins(now)
-                maintenance.enqueue_reminders(now)
-                alerts.escalate(now)
+                jobs = [
+                    lambda: maintenance.expire_checkins(now),
+                    lambda: maintenance.enqueue_reminders(now),
+                    lambda: alerts.escalate(now),
+                ]
                 # A scan of every patient: once a minute is plenty for a days-long rule.
                 if time.monotonic() - self._last_disengagement_check >= 60:
-                    alerts.evaluate_disengagement(now)
+                    jobs.append(lambda: alerts.evaluate_disengagement(now))
                     self._last_disengagement_check = time.monotonic()
-                maintenance.heartbeat(self.worker_id, now)
+                jobs.append(lambda: maintenance.heartbeat(self.worker_id, now))
+                for job in jobs:
+                    job()
+                    db.session.commit()
             finally:
                 db.session.remove()
 
@@ -81,16 +112,16 @@ class Worker:
         self._schedule(scheduler)
 
         def stop(signum, frame) -> None:
-            log.warning("worker %s stopping on signal %s", self.worker_id, signum)
+            log.info("worker %s stopping on signal %s", self.worker_id, signum)
             self.stopping.set()
             # shutdown(wait=True) lets the running batch finish; off the signal handler's frame.
             threading.Thread(target=scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.warning("worker %s started, tick %ss", self.worker_id, self.app.config["SCHEDULER_TICK_SECONDS"])
+        log.info("worker %s started, tick %ss", self.worker_id, self.app.config["SCHEDULER_TICK_SECONDS"])
         scheduler.start()
-        log.warning("worker %s stopped", self.worker_id)
+        log.info("worker %s stopped", self.worker_id)
 
     def start_in_background(self) -> BackgroundScheduler:
         """For `make run`: the same jobs inside the dev server process."""

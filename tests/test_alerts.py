@@ -766,7 +766,9 @@ def evaluate_disengagement(app, now: dt.datetime) -> int:
     with app.app_context():
         try:
             maintenance.expire_checkins(now)  # as the worker's tick does first
-            return alert_rules.evaluate_disengagement(now)
+            raised = alert_rules.evaluate_disengagement(now)
+            db.session.commit()  # the worker commits each job
+            return raised
         finally:
             db.session.remove()
 
@@ -1128,7 +1130,9 @@ def test_staff_access_to_alerts_is_audited(clock, world, api, clinician, ops, qu
 def escalate(app, now: dt.datetime) -> int:
     with app.app_context():
         try:
-            return alert_rules.escalate(now)
+            delivered = alert_rules.escalate(now)
+            db.session.commit()  # the worker commits each job
+            return delivered
         finally:
             db.session.remove()
 

@@ -807,6 +807,7 @@ def test_rows_of_a_dead_worker_are_sent_once_its_lease_expires(clock, world, api
     clock.set(DUE)
     with worker.app.app_context():
         ids = dispatch.claim("dead-worker", now=clock.now, limit=10, lease_seconds=60)
+        db.session.commit()  # the worker commits its claim before delivering
         db.session.remove()
     leased = row(world, checkin)
     assert ids == [leased.id]
@@ -835,6 +836,7 @@ def test_rows_of_a_dead_worker_are_sent_once_its_lease_expires(clock, world, api
     # The dead worker wakes up and finishes its batch: its lease is gone, so nothing goes out.
     with worker.app.app_context():
         late = dispatch.deliver("dead-worker", ids, push_sender(worker.app))
+        db.session.commit()
         db.session.remove()
     assert (late.sent, late.retried, late.dead, late.cancelled) == (0, 0, 0, 0)
     assert len(fake_fcm.messages()) == 1

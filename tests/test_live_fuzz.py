@@ -28,6 +28,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from diary.domain import maintenance
+from diary.extensions import db
 from diary.timeutil import utcnow
 from tests.conftest import BASE_CONFIG
 from tests.test_openapi_fuzz import RULES_BEYOND_SCHEMA
@@ -122,6 +123,7 @@ def live_tokens(world):
     """Bearer tokens (in the server's database) for each kind of operation, and a fresh worker heartbeat."""
     with world.app.app_context():
         maintenance.heartbeat("live-fuzz-worker", utcnow())  # so /readyz is ready, not a 503
+        db.session.commit()
     clinic = world.clinic()
     clinician = world.staff(clinic)
     patient = world.patient(clinician)

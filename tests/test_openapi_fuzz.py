@@ -35,9 +35,11 @@ RULES_BEYOND_SCHEMA = {
 @pytest.fixture
 def fuzz_world(clock, world):
     from diary.domain import maintenance
+    from diary.extensions import db
 
     with world.app.app_context():
         maintenance.heartbeat("fuzz-worker", clock.now)  # so /readyz is ready, not a 503
+        db.session.commit()
     clinic = world.clinic()
     clinician = world.staff(clinic)
     patient = world.patient(clinician)

@@ -56,9 +56,11 @@ def test_healthz(api):
 def beat(app, worker_id: str, at: dt.datetime) -> None:
     """A worker tick, recorded the way the worker records it."""
     from diary.domain import maintenance
+    from diary.extensions import db
 
     with app.app_context():
         maintenance.heartbeat(worker_id, at)
+        db.session.commit()  # the worker commits each job
 
 
 def test_readyz_when_the_database_answers_and_a_worker_ticked(clock, app, api):

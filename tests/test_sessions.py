@@ -738,9 +738,11 @@ def test_an_answer_after_the_window_is_kept_but_late(api, world, app, clinician,
     patient = fresh(world, patient)
     if worker_ran:
         from diary.domain import maintenance
+        from diary.extensions import db
 
         with app.app_context():
             assert maintenance.expire_checkins(clock.now) == 1
+            db.session.commit()
 
     body = entry(checkin_id=ids["+4h"], recorded_at="2026-03-06T23:59:00Z")
     resp = api.post("/me/entries", body, token=patient.token)

@@ -18,11 +18,11 @@ class Alerts(MethodView):
     @blp.response(200, AlertPageSchema)
     def get(self, query):
         """The clinic's alerts, newest first"""
-        items, next_cursor = alerts.list_alerts(
+        page = alerts.list_alerts(
             current_principal(), status=query.get("status"), limit=query["limit"], cursor=query.get("cursor")
         )
         db.session.commit()
-        return {"items": items, "next_cursor": next_cursor}
+        return page
 
 
 @blp.route("/<alert_id>/acknowledge")

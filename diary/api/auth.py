@@ -1,10 +1,9 @@
-from flask import current_app, g
 from flask.views import MethodView
 
 from diary.api.base import Blueprint
-from diary.api.guard import authenticated
+from diary.api.guard import authenticated, current_principal
 from diary.domain import accounts, tokens
-from diary.domain.errors import AuthFailed, Invalid
+from diary.domain.errors import AuthFailed
 from diary.extensions import db
 from diary.ratelimit import auth_rate_limited
 from diary.schemas.auth import EnrollRequestSchema, RefreshRequestSchema, TokenPairSchema, TokenRequestSchema
@@ -21,7 +20,7 @@ class Token(MethodView):
         """Log in with email and password"""
         pair = accounts.login(body["email"], body["password"])
         db.session.commit()
-        return pair.as_dict()
+        return pair
 
 
 @blp.route("/refresh")
@@ -37,7 +36,7 @@ class Refresh(MethodView):
             db.session.commit()
             raise
         db.session.commit()
-        return pair.as_dict()
+        return pair
 
 
 @blp.route("/enroll")
@@ -47,11 +46,9 @@ class Enroll(MethodView):
     @blp.response(201, TokenPairSchema)
     def post(self, body):
         """Enrol as a patient with the one-time code from the clinic"""
-        if len(body["password"]) < current_app.config["PASSWORD_MIN_LENGTH"]:
-            raise Invalid("password", f"must be at least {current_app.config['PASSWORD_MIN_LENGTH']} characters")
         _, pair = accounts.enroll(body["enrollment_code"], body["email"], body["password"])
         db.session.commit()
-        return pair.as_dict()
+        return pair
 
 
 @blp.route("/logout")
@@ -60,5 +57,5 @@ class Logout(MethodView):
     @blp.response(204)
     def post(self):
         """Revoke this login's refresh tokens"""
-        tokens.revoke_session(g.principal.session_id, reason="logout")
+        tokens.revoke_session(current_principal().session_id, reason="logout")
         db.session.commit()

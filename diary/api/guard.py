@@ -10,8 +10,6 @@ from flask import g, request
 
 from diary.domain.errors import AuthFailed, Forbidden
 from diary.domain.tokens import Principal, authenticate_access_token
-from diary.extensions import db
-from diary.models import User
 
 SECURITY = [{"bearerAuth": []}]
 
@@ -19,13 +17,6 @@ SECURITY = [{"bearerAuth": []}]
 def current_principal() -> Principal:
     """The authenticated caller's ids, role and (for a patient) timezone; no query."""
     return g.principal
-
-
-def current_user() -> User:
-    """The caller's full account row, loaded on first use (most views need only the principal)."""
-    if "user" not in g:
-        g.user = db.session.get(User, g.principal.id)
-    return g.user
 
 
 def authenticated(*roles: str) -> Callable:

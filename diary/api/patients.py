@@ -1,22 +1,16 @@
 """Staff views of their clinic's patients."""
 
-import datetime as dt
-
 from flask.views import MethodView
 
 from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_principal
-from diary.domain import accounts, audit, panel, patients, summary
-from diary.domain.errors import Conflict, Invalid
+from diary.domain import panel, patients, summary
 from diary.extensions import db
-from diary.schemas.patients import PatientCreateSchema, PatientSchema
+from diary.schemas.patients import EnrolmentSchema, PatientCreateSchema, PatientSchema
 from diary.schemas.summary import PanelPageSchema, PanelQuerySchema, SummaryQuerySchema, SummarySchema
-from diary.timeutil import local_date, utcnow
+from diary.timeutil import utcnow
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1/patients", description="Clinic patients (staff)")
-
-
-MAX_SUMMARY_DAYS = 731  # two years
 
 
 @blp.route("")
@@ -26,26 +20,18 @@ class Patients(MethodView):
     @blp.response(200, PanelPageSchema)
     def get(self, query):
         """The clinic panel: riskiest first (open critical alerts, open warnings, lowest 7-day mood)"""
-        items, next_cursor = panel.panel_page(
-            current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor")
-        )
+        page = panel.panel_page(current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor"))
         db.session.commit()
-        return {"items": items, "next_cursor": next_cursor}
+        return page
 
     @authenticated("clinician")
     @blp.arguments(PatientCreateSchema)
-    @blp.response(201, PatientSchema)
+    @blp.response(201, EnrolmentSchema)
     def post(self, body):
         """Create a patient and their one-time enrolment code"""
-        staff = current_principal()
-        _, profile, code, expires_at = accounts.create_patient(
-            staff, display_name=body["display_name"], timezone=body["timezone"], external_ref=body.get("external_ref")
-        )
-        audit.record(
-            staff, "patient.create", patient_id=profile.user_id, resource_type="patient", resource_id=profile.user_id
-        )
+        invitation = patients.invite(current_principal(), **body)
         db.session.commit()
-        return {**patients.patient_view(profile), "enrollment_code": code, "enrollment_expires_at": expires_at}
+        return invitation
 
 
 @blp.route("/<patient_id>")
@@ -56,7 +42,7 @@ class PatientById(MethodView):
         """A patient of my clinic"""
         profile = patients.patient_for_staff(current_principal(), patient_id, action="patient.read")
         db.session.commit()
-        return patients.patient_view(profile)
+        return profile
 
 
 @blp.route("/<patient_id>/summary")
@@ -66,15 +52,7 @@ class Summary(MethodView):
     @blp.response(200, SummarySchema)
     def get(self, query, patient_id):
         """How the patient is doing: trends, sessions and their effect, adherence, alerts"""
-        profile = patients.patient_for_staff(current_principal(), patient_id, action="patient.summary")
-        today = local_date(utcnow(), profile.timezone)
-        date_to = query.get("to") or today
-        date_from = query.get("from_") or date_to - dt.timedelta(days=29)
-        if date_from > date_to:
-            raise Invalid("from", "must not be after 'to'")
-        if (date_to - date_from).days + 1 > MAX_SUMMARY_DAYS:
-            raise Invalid("from", "the window may span at most 2 years")
-        result = summary.summarize(profile, date_from, date_to, today)
+        result = summary.for_staff(current_principal(), patient_id, query.get("from_"), query.get("to"))
         db.session.commit()
         return result
 
@@ -82,14 +60,10 @@ class Summary(MethodView):
 @blp.route("/<patient_id>/enrollment-code")
 class EnrollmentCode(MethodView):
     @authenticated("clinician")
-    @blp.response(201, PatientSchema)
+    @blp.response(201, EnrolmentSchema)
     @blp.alt_response(409, description="the patient has already enrolled")
     def post(self, patient_id):
         """Issue a new enrolment code (a lost or expired one stops working)"""
-        staff = current_principal()
-        profile = patients.patient_for_staff(staff, patient_id, action="patient.enrollment_code")
-        if profile.enrolled_at is not None:
-            raise Conflict("the patient has already enrolled", code="already_enrolled")
-        code, expires_at = accounts.issue_enrollment_code(profile.user, staff)
+        invitation = patients.reissue_enrollment_code(current_principal(), patient_id)
         db.session.commit()
-        return {**patients.patient_view(profile), "enrollment_code": code, "enrollment_expires_at": expires_at}
+        return invitation

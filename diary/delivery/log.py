@@ -16,7 +16,7 @@ class LogPushSender:
         for message in messages:
             message_id = f"log-{uuid.uuid4().hex[:12]}"
             # Payloads carry ids and generic text only; the token is shortened all the same.
-            log.warning(
+            log.info(
                 "PUSH %s to device …%s: %r / %r data=%s",
                 message_id,
                 message.token[-6:],

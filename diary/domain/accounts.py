@@ -25,6 +25,7 @@ BAD_CREDENTIALS = "invalid email or password"
 
 
 def normalize_email(email: str) -> str:
+    """Emails are compared trimmed and case-insensitively everywhere (" Ann@X " is ann@x)."""
     return email.strip().lower()
 
 
@@ -37,6 +38,7 @@ def create_clinic(name: str) -> Clinic:
 
 def create_staff(clinic: Clinic, role: str, email: str, password: str) -> User:
     email = normalize_email(email)
+    passwords.check_policy(password)
     if db.session.scalar(select(User.id).where(User.email == email)):
         raise Conflict("email already registered", code="email_taken")
     user = User(clinic_id=clinic.id, role=role, email=email, password_hash=passwords.hash_password(password))
@@ -103,6 +105,7 @@ def create_patient(
 def enroll(raw_code: str, email: str, password: str) -> tuple[User, tokens.TokenPair]:
     now = utcnow()
     email = normalize_email(email)
+    passwords.check_policy(password)
     code_hash = _hash_code(normalize_code(raw_code))
     code_row = db.session.scalar(select(EnrollmentCode).where(EnrollmentCode.code_hash == code_hash))
     if code_row is None or code_row.used_at is not None or code_row.expires_at <= now:

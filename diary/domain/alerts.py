@@ -19,24 +19,35 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import current_app
-from sqlalchemy import Date, bindparam, case, func, literal_column, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from diary.domain import audit, outbox
+from diary.domain import audit, outbox, safety
 from diary.domain.errors import Conflict, NotFound
+from diary.domain.keyset import BY_INSTANT_AND_ID, Page
 from diary.domain.tokens import Actor
+from diary.domain.trends import TrendWindows, read_trend_windows
 from diary.extensions import db
 from diary.models import UNRESOLVED, Alert, Assessment, Checkin, Entry, PatientProfile, User
 from diary.timeutil import iso_utc, local_date, utcnow
 
 if TYPE_CHECKING:
-    from diary.domain.entries import NewEntry
     from diary.domain.patients import Patient
+
+
+class ReportedEntry(Protocol):
+    """What the rules read of a stored entry (an Entry row, or the NewEntry a write made)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def self_harm_thoughts(self) -> int | None: ...
+
 
 SEVERITY = {
     "self_harm": "critical",
@@ -115,7 +126,7 @@ def webhook_body(alert: Alert) -> bytes:
 
 def after_entries(
     profile: Patient,
-    entries: Sequence[Entry | NewEntry],
+    entries: Sequence[ReportedEntry],
     *,
     trends: bool | None = None,
     windows: TrendWindows | None = None,
@@ -123,7 +134,7 @@ def after_entries(
     """Rules after entries were stored: self-harm for each, trends once for the patient
     (from `windows` when the write already read them, else read here)."""
     for entry in entries:
-        if (entry.self_harm_thoughts or 0) >= 1:
+        if safety.entry_reports_self_harm(entry.self_harm_thoughts):
             raise_alert(profile, "self_harm", {"source": "entry", "entry_id": entry.id}, reopen=True)
     if entries or trends:
         evaluate_trends(profile, windows=windows)
@@ -132,7 +143,7 @@ def after_entries(
 def on_assessment(profile: Patient, assessment: Assessment) -> None:
     if assessment.instrument != "phq9":
         return
-    if assessment.answers[8] >= 1:
+    if safety.assessment_reports_self_harm(assessment.instrument, list(assessment.answers)):
         raise_alert(profile, "self_harm", {"source": "phq9", "assessment_id": assessment.id}, reopen=True)
     cfg = current_app.config
     previous = db.session.scalar(
@@ -152,93 +163,6 @@ def on_assessment(profile: Patient, assessment: Assessment) -> None:
             "phq9_worsening",
             {"assessment_id": assessment.id, "total": assessment.total, "previous_total": previous},
         )
-
-
-def _trend_windows_statement():
-    """Count and sums of mood and anxiety for the recent days and for the baseline days
-    before them, in one pass over the patient's (patient_id, local_date) index. Built once:
-    it runs after every diary write (on PostgreSQL, inside the INSERT of a new entry)."""
-    entries = Entry.__table__
-    day, recent_first = entries.c.local_date, bindparam("recent_first", type_=Date)
-    zero, one = literal_column("0"), literal_column("1")
-
-    def total(recent: bool, column=None):
-        in_window = day >= recent_first if recent else day < recent_first
-        return func.coalesce(func.sum(case((in_window, one if column is None else column), else_=zero)), zero)
-
-    return select(
-        total(True).label("n_recent"),
-        total(True, entries.c.mood).label("mood_recent"),
-        total(True, entries.c.anxiety).label("anxiety_recent"),
-        total(False).label("n_base"),
-        total(False, entries.c.mood).label("mood_base"),
-        total(False, entries.c.anxiety).label("anxiety_base"),
-    ).where(
-        entries.c.patient_id == bindparam("patient_id"),
-        entries.c.deleted_at.is_(None),
-        day >= bindparam("base_first", type_=Date),
-        day <= bindparam("today", type_=Date),
-    )
-
-
-TREND_WINDOWS = _trend_windows_statement()
-
-
-@dataclass(frozen=True)
-class TrendWindows:
-    """What mood_drop and anxiety_rise compare: (entries, mood sum, anxiety sum) of a
-    patient's recent local days up to `today`, and of the baseline days before them."""
-
-    today: dt.date
-    recent_first: dt.date
-    base_first: dt.date
-    recent: tuple[int, int, int] = (0, 0, 0)
-    baseline: tuple[int, int, int] = (0, 0, 0)
-
-    @classmethod
-    def ending(cls, today: dt.date) -> TrendWindows:
-        cfg = current_app.config
-        recent_first = today - dt.timedelta(days=cfg["ALERT_TREND_RECENT_DAYS"] - 1)
-        return cls(today, recent_first, recent_first - dt.timedelta(days=cfg["ALERT_TREND_BASELINE_DAYS"]))
-
-    def params(self, patient_id: str) -> dict[str, Any]:
-        """TREND_WINDOWS' parameters."""
-        return {
-            "patient_id": patient_id,
-            "recent_first": self.recent_first,
-            "base_first": self.base_first,
-            "today": self.today,
-        }
-
-    def with_totals(self, row: Any) -> TrendWindows:
-        """These windows holding what TREND_WINDOWS counted (a row with its labels)."""
-        recent = (int(row.n_recent), int(row.mood_recent), int(row.anxiety_recent))
-        return replace(self, recent=recent, baseline=(int(row.n_base), int(row.mood_base), int(row.anxiety_base)))
-
-    def adding(self, day: dt.date, mood: int, anxiety: int) -> TrendWindows:
-        """These windows with one more entry, counted where its local day falls, if anywhere."""
-        if not self.base_first <= day <= self.today:
-            return self
-        window = "recent" if day >= self.recent_first else "baseline"
-        n, moods, anxieties = getattr(self, window)
-        return replace(self, **{window: (n + 1, moods + mood, anxieties + anxiety)})
-
-    def changes(self) -> dict[str, Fraction] | None:
-        """Exact mood and anxiety change of the recent days against the baseline, or None
-        when there is too little data to judge."""
-        (n_recent, mood_recent, anx_recent), (n_base, mood_base, anx_base) = self.recent, self.baseline
-        if n_recent == 0 or n_base < current_app.config["ALERT_TREND_MIN_BASELINE_ENTRIES"]:
-            return None
-        return {
-            "mood": Fraction(mood_recent, n_recent) - Fraction(mood_base, n_base),
-            "anxiety": Fraction(anx_recent, n_recent) - Fraction(anx_base, n_base),
-        }
-
-
-def read_trend_windows(patient_id: str, today: dt.date) -> TrendWindows:
-    windows = TrendWindows.ending(today)
-    db.session.flush()  # a Core statement does not autoflush: the rule must see this transaction's edits
-    return windows.with_totals(db.session.connection().execute(TREND_WINDOWS, windows.params(patient_id)).one())
 
 
 def evaluate_trends(profile: Patient, now: dt.datetime | None = None, windows: TrendWindows | None = None) -> None:
@@ -292,7 +216,7 @@ def evaluate_disengagement(now: dt.datetime) -> int:
             details = {"days_without_entry": quiet_days, "expired_checkins_in_a_row": in_a_row if expired_run else 0}
             raise_alert(profile, "disengaged", details)
             raised += 1
-    db.session.commit()
+    db.session.flush()
     return raised
 
 
@@ -308,7 +232,7 @@ def escalate(now: dt.datetime) -> int:
     )
     for alert in due:
         queue_delivery(alert, now)
-    db.session.commit()
+    db.session.flush()
     return len(due)
 
 
@@ -349,19 +273,16 @@ def resolve(staff: Actor, alert_id: str, note: str | None) -> Alert:
     return alert
 
 
-def list_alerts(staff: Actor, *, status: str | None, limit: int, cursor: str | None) -> tuple[list[Alert], str | None]:
+def list_alerts(staff: Actor, *, status: str | None, limit: int, cursor: str | None) -> Page[Alert]:
     """Newest first, keyset-paginated on (opened_at, id)."""
-    from diary.domain.entries import decode_cursor, encode_keyset
-
     query = select(Alert).where(Alert.clinic_id == staff.clinic_id)
     if status:
         query = query.where(Alert.status == status)
     if cursor:
-        after_at, after_id = decode_cursor(cursor)
+        after_at, after_id = BY_INSTANT_AND_ID.decode(cursor)
         query = query.where(tuple_(Alert.opened_at, Alert.id) < tuple_(after_at, after_id))
-    rows = list(db.session.scalars(query.order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit + 1)))
-    next_cursor = encode_keyset(rows[limit - 1].opened_at, rows[limit - 1].id) if len(rows) > limit else None
-    if rows[:limit]:
-        for alert in rows[:limit]:
-            audit.record(staff, "alert.read", patient_id=alert.patient_id, resource_type="alert", resource_id=alert.id)
-    return rows[:limit], next_cursor
+    rows = db.session.scalars(query.order_by(Alert.opened_at.desc(), Alert.id.desc()).limit(limit + 1)).all()
+    page = BY_INSTANT_AND_ID.page(rows, limit, lambda alert: (alert.opened_at, alert.id))
+    for alert in page.items:
+        audit.record(staff, "alert.read", patient_id=alert.patient_id, resource_type="alert", resource_id=alert.id)
+    return page

@@ -51,7 +51,8 @@ class BatchStats:
 
 
 def claim(worker_id: str, *, now: dt.datetime, limit: int, lease_seconds: int) -> list[str]:
-    """Lease up to `limit` due rows to `worker_id`; returns their ids (committed)."""
+    """Lease up to `limit` due rows to `worker_id`; returns their ids. The caller commits
+    before delivering: the committed lease is what keeps other workers off these rows."""
     N = Notification
     due = and_(
         N.status.in_(OPEN_STATUSES),  # matches the partial index
@@ -79,7 +80,6 @@ def claim(worker_id: str, *, now: dt.datetime, limit: int, lease_seconds: int) -
         .scalars()
         .all()
     )
-    db.session.commit()
     return list(claimed)
 
 
@@ -196,10 +196,124 @@ def _message(row: Notification, device: Device, now: dt.datetime, checkins: dict
     return PushMessage(device.token, title, body, data=data, ttl_seconds=ttl, collapse_key=collapse)
 
 
+Answers = dict[str, list[tuple[Device | None, PushResult]]]
+
+
+def _send(plans: list[_Plan], sender: PushSender, webhook, now: dt.datetime, checkins: dict[str, Checkin]) -> Answers:
+    """Every push in one provider call, every webhook post; each row's answers. A device whose
+    token the provider calls dead is deactivated for good."""
+    answers: Answers = defaultdict(list)
+    outgoing: list[tuple[_Plan, Device]] = [(p, d) for p in plans if not p.cancel_reason for d in p.devices]
+    results = sender.send([_message(p.row, d, now, checkins) for p, d in outgoing]) if outgoing else []
+    for plan in plans:
+        if plan.alert is not None and not plan.cancel_reason:
+            if webhook is None:  # the URL was unset after the row was queued
+                plan.cancel_reason = "no webhook configured"
+                continue
+            answers[plan.row.id].append(
+                (None, webhook.post(alert_rules.webhook_body(plan.alert), int(now.timestamp())))
+            )
+    for (plan, device), result in zip(outgoing, results, strict=True):
+        answers[plan.row.id].append((device, result))
+        if result.outcome == "invalid_token":
+            device.active = False
+            device.deactivated_at = now
+            device.deactivated_reason = result.error or "invalid token"
+    return answers
+
+
+def _outcome(plan: _Plan, answers: Answers, now: dt.datetime, stats: BatchStats) -> dict:
+    """The row's new state from its devices' answers: sent, retried later, dead or cancelled."""
+    row = plan.row
+    delivered = list(row.delivered_device_ids or [])
+    change: dict = {
+        "b_id": row.id,
+        "delivered_device_ids": delivered,
+        "last_error": None,
+        "provider_message_id": row.provider_message_id,
+        "sent_at": row.sent_at,
+        "next_attempt_at": row.next_attempt_at,
+    }
+    if plan.cancel_reason:
+        change.update(status="cancelled", last_error=plan.cancel_reason)
+        stats.cancelled += 1
+        return change
+    retry_after: list[float] = []
+    errors = []
+    for device, result in answers[row.id]:
+        if result.outcome == "sent":
+            delivered.append(device.id if device is not None else "webhook")
+            change["provider_message_id"] = result.message_id
+        elif result.outcome == "retry":
+            retry_after.append(result.retry_after or 0.0)
+            errors.append(result.error or "retry")
+        elif result.outcome == "rejected":
+            errors.append(f"rejected: {result.error}")
+        else:
+            errors.append(f"device deactivated: {result.error}")
+    if not retry_after:  # every device answered for good: delivered, or its token is dead
+        if delivered:
+            change.update(status="sent", sent_at=now, last_error="; ".join(errors) or None)
+            stats.sent += 1
+            metrics.PUSHES.labels(row.kind, "sent").inc()
+        elif row.kind == "alert_webhook":  # the receiver refused it for good
+            change.update(status="dead", last_error="; ".join(errors))
+            stats.dead += 1
+            metrics.PUSHES.labels(row.kind, "dead").inc()
+        else:
+            change.update(status="cancelled", last_error="; ".join(errors) or "no active device")
+            stats.cancelled += 1
+    elif row.attempts >= current_app.config["PUSH_MAX_ATTEMPTS"]:
+        change.update(status="sent" if delivered else "dead", last_error="; ".join(errors))
+        if delivered:  # some devices were reached: a sent row, with its sent_at
+            change["sent_at"] = now
+        stats.sent += 1 if delivered else 0
+        stats.dead += 0 if delivered else 1
+        metrics.PUSHES.labels(row.kind, "sent" if delivered else "dead").inc()
+    else:
+        wait = backoff_seconds(row.attempts, max(retry_after) if retry_after else None)
+        change.update(status="failed", next_attempt_at=now + dt.timedelta(seconds=wait), last_error="; ".join(errors))
+        stats.retried += 1
+        metrics.PUSHES.labels(row.kind, "failed").inc()
+    return change
+
+
+_N = Notification.__table__
+# Guarded by the lease: if this worker was too slow and another took the row over, the
+# other worker's outcome stands.
+_RECORD_OUTCOME = (
+    _N.update()
+    .where(_N.c.id == bindparam("b_id"), _N.c.lease_owner == bindparam("b_owner"), _N.c.status == "sending")
+    .values(
+        status=bindparam("status"),
+        delivered_device_ids=bindparam("delivered_device_ids"),
+        last_error=bindparam("last_error"),
+        provider_message_id=bindparam("provider_message_id"),
+        sent_at=bindparam("sent_at"),
+        next_attempt_at=bindparam("next_attempt_at"),
+        lease_owner=None,
+        lease_until=None,
+    )
+)
+
+
+def _mark_checkins_sent(plans: list[_Plan], answers: Answers) -> None:
+    """A check-in is "sent" once any of its pushes (the first, or the re-send) reached a device."""
+    reached = [
+        p.row.checkin_id
+        for p in plans
+        if p.row.checkin_id and any(result.outcome == "sent" for _, result in answers.get(p.row.id, []))
+    ]
+    if reached:
+        db.session.execute(
+            update(Checkin).where(Checkin.id.in_(reached), Checkin.status == "pending").values(status="sent")
+        )
+
+
 def deliver(
     worker_id: str, ids: list[str], sender: PushSender, *, now: dt.datetime | None = None, webhook=None
 ) -> BatchStats:
-    """Deliver rows this worker has claimed and record every outcome."""
+    """Deliver rows this worker has claimed and record every outcome (the caller commits)."""
     now = now or utcnow()
     stats = BatchStats(claimed=len(ids))
     rows = list(
@@ -213,134 +327,10 @@ def deliver(
     checkins = {
         c.id: c for c in db.session.scalars(select(Checkin).where(Checkin.id.in_({r.checkin_id for r in rows})))
     }
-    outgoing: list[tuple[_Plan, Device]] = [(p, d) for p in plans if not p.cancel_reason for d in p.devices]
-    results: list[PushResult] = (
-        sender.send([_message(p.row, d, now, checkins) for p, d in outgoing]) if outgoing else []
-    )
-
-    by_row: dict[str, list[tuple[Device | None, PushResult]]] = defaultdict(list)
-    for plan in plans:
-        if plan.alert is not None and not plan.cancel_reason:
-            if webhook is None:  # the URL was unset after the row was queued
-                plan.cancel_reason = "no webhook configured"
-                continue
-            by_row[plan.row.id].append((None, webhook.post(alert_rules.webhook_body(plan.alert), int(now.timestamp()))))
-    for (plan, device), result in zip(outgoing, results, strict=True):
-        by_row[plan.row.id].append((device, result))
-        if result.outcome == "invalid_token":
-            device.active = False
-            device.deactivated_at = now
-            device.deactivated_reason = result.error or "invalid token"
-
-    max_attempts = current_app.config["PUSH_MAX_ATTEMPTS"]
-    updates = []
-    for plan in plans:
-        row = plan.row
-        delivered = list(row.delivered_device_ids or [])
-        change: dict = {
-            "b_id": row.id,
-            "delivered_device_ids": delivered,
-            "last_error": None,
-            "provider_message_id": row.provider_message_id,
-            "sent_at": row.sent_at,
-            "next_attempt_at": row.next_attempt_at,
-        }
-        if plan.cancel_reason:
-            change.update(status="cancelled", last_error=plan.cancel_reason)
-            stats.cancelled += 1
-            updates.append(change)
-            continue
-        retry_after: list[float] = []
-        errors = []
-        for device, result in by_row[row.id]:
-            if result.outcome == "sent":
-                delivered.append(device.id if device is not None else "webhook")
-                change["provider_message_id"] = result.message_id
-            elif result.outcome == "retry":
-                retry_after.append(result.retry_after or 0.0)
-                errors.append(result.error or "retry")
-            elif result.outcome == "rejected":
-                errors.append(f"rejected: {result.error}")
-            else:
-                errors.append(f"device deactivated: {result.error}")
-        if not retry_after:  # every device answered for good: delivered, or its token is dead
-            if delivered:
-                change.update(status="sent", sent_at=now, last_error="; ".join(errors) or None)
-                stats.sent += 1
-                metrics.PUSHES.labels(row.kind, "sent").inc()
-            elif row.kind == "alert_webhook":  # the receiver refused it for good
-                change.update(status="dead", last_error="; ".join(errors))
-                stats.dead += 1
-                metrics.PUSHES.labels(row.kind, "dead").inc()
-            else:
-                change.update(status="cancelled", last_error="; ".join(errors) or "no active device")
-                stats.cancelled += 1
-        elif row.attempts >= max_attempts:
-            change.update(status="sent" if delivered else "dead", last_error="; ".join(errors))
-            if delivered:  # some devices were reached: a sent row, with its sent_at
-                change["sent_at"] = now
-            stats.sent += 1 if delivered else 0
-            stats.dead += 0 if delivered else 1
-            metrics.PUSHES.labels(row.kind, "sent" if delivered else "dead").inc()
-        else:
-            wait = backoff_seconds(row.attempts, max(retry_after) if retry_after else None)
-            change.update(
-                status="failed", next_attempt_at=now + dt.timedelta(seconds=wait), last_error="; ".join(errors)
-            )
-            stats.retried += 1
-            metrics.PUSHES.labels(row.kind, "failed").inc()
-        updates.append(change)
-
+    answers = _send(plans, sender, webhook, now, checkins)
+    updates = [{**_outcome(plan, answers, now, stats), "b_owner": worker_id} for plan in plans]
     if updates:
-        N = Notification.__table__
-        # Guarded by the lease: if this worker was too slow and another took the row over,
-        # the other worker's outcome stands.
-        db.session.execute(
-            N.update()
-            .where(N.c.id == bindparam("b_id"), N.c.lease_owner == worker_id, N.c.status == "sending")
-            .values(
-                status=bindparam("status"),
-                delivered_device_ids=bindparam("delivered_device_ids"),
-                last_error=bindparam("last_error"),
-                provider_message_id=bindparam("provider_message_id"),
-                sent_at=bindparam("sent_at"),
-                next_attempt_at=bindparam("next_attempt_at"),
-                lease_owner=None,
-                lease_until=None,
-            ),
-            updates,
-        )
-    # A check-in is "sent" once any of its pushes (the first, or the re-send) reached a device.
-    first_pushes = [
-        p.row.checkin_id
-        for p in plans
-        if p.row.checkin_id and p.row.id in by_row and any(r.outcome == "sent" for _, r in by_row[p.row.id])
-    ]
-    if first_pushes:
-        db.session.execute(
-            update(Checkin).where(Checkin.id.in_(first_pushes), Checkin.status == "pending").values(status="sent")
-        )
-    db.session.commit()
+        db.session.execute(_RECORD_OUTCOME, updates)
+    _mark_checkins_sent(plans, answers)
+    db.session.flush()
     return stats
-
-
-def dispatch_due(
-    worker_id: str, sender: PushSender, *, webhook=None, should_stop=lambda: False, max_batches: int = 50
-) -> BatchStats:
-    """Claim and deliver batches until nothing is due (or asked to stop)."""
-    cfg = current_app.config
-    total = BatchStats()
-    for _ in range(max_batches):
-        if should_stop():
-            break
-        ids = claim(
-            worker_id, now=utcnow(), limit=cfg["DISPATCH_BATCH_SIZE"], lease_seconds=cfg["DISPATCH_LEASE_SECONDS"]
-        )
-        if not ids:
-            break
-        # Outcomes are committed after every provider call, so a crash can repeat at most
-        # the pushes of one call, not of the whole claim. The claim is always finished.
-        step = cfg["FCM_BATCH_SIZE"]
-        for start in range(0, len(ids), step):
-            total.add(deliver(worker_id, ids[start : start + step], sender, webhook=webhook))
-    return total

@@ -1,22 +1,28 @@
-"""Diary entries and questionnaires: idempotent writes, versioned edits, soft deletes."""
+"""The patient's diary: entries and questionnaires.
+
+Idempotent writes (the client's UUID: the same content again is a replay, other content a
+conflict), batch sync in which each entry stands alone, versioned edits, soft deletes. A
+write and what it sets off (alert rules, the crisis resources of a self-harm report) happen
+in the caller's transaction: stored together or not at all.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
+import dataclasses
 import datetime as dt
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
 from flask import current_app
 from sqlalchemy import String, TextClause, bindparam, column, func, insert, select, text, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from diary.domain import alerts, outbox, scoring
-from diary.domain.errors import Conflict, Invalid, NotFound
+from diary.domain import alerts, outbox, safety, scoring
+from diary.domain.errors import Conflict, DomainError, Invalid, NotFound
+from diary.domain.keyset import BY_INSTANT_AND_ID, Page
 from diary.domain.patients import Patient
+from diary.domain.trends import TREND_WINDOWS, TrendWindows, read_trend_windows
 from diary.extensions import db
 from diary.models import Assessment, Checkin, Entry, EntrySideEffect, EntryVersion
 from diary.timeutil import as_utc, iso_utc, local_date, utcnow
@@ -112,8 +118,10 @@ def _matches_entry(entry: Entry, wanted: dict[str, Any]) -> bool:
 
 
 @dataclass(frozen=True)
-class NewEntry:
-    """An entry as this request stored it: what the answer shows, with no ORM object behind it."""
+class EntryRecord:
+    """An entry as this request stored or found it: what the answer shows, with no ORM object
+    behind it (answering after the commit loads nothing), and the crisis resources when the
+    entry reports self-harm thoughts."""
 
     id: str
     patient_id: str
@@ -129,8 +137,16 @@ class NewEntry:
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
-    deleted_at: None = None
+    deleted_at: dt.datetime | None = None
     side_effects: list[str] = field(default_factory=list)
+    safety: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntryRecord:
+        return cls(**{name: getattr(entry, name) for name in _RECORD_FIELDS})
+
+
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(EntryRecord) if f.name != "safety")
 
 
 def _entry_insert_sql(suffix: str = "") -> TextClause:
@@ -158,7 +174,7 @@ def _entry_insert_reading_trends():
     and create_entry adds it (TrendWindows.adding)."""
     inserted = _entry_insert_sql(" RETURNING id").columns(column("id", String)).cte("inserted")
     was_inserted = select(func.count()).select_from(inserted).scalar_subquery().label("inserted")
-    return alerts.TREND_WINDOWS.add_cte(inserted).add_columns(was_inserted)
+    return TREND_WINDOWS.add_cte(inserted).add_columns(was_inserted)
 
 
 _ENTRY_INSERT_READING_TRENDS = _entry_insert_reading_trends()
@@ -167,10 +183,10 @@ _SIDE_EFFECT_INSERT = insert(EntrySideEffect.__table__)
 
 
 class StoredEntry(NamedTuple):
-    entry: NewEntry | Entry
+    entry: EntryRecord
     created: bool
     # The patient's trend windows with this entry in them, when asked for and created.
-    trends: alerts.TrendWindows | None = None
+    trends: TrendWindows | None = None
 
 
 def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool = False) -> StoredEntry:
@@ -183,7 +199,7 @@ def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool 
     recorded_at = _check_recorded_at(fields["recorded_at"])
     checkin = _own_checkin(patient.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
     now = utcnow()
-    entry = NewEntry(
+    entry = EntryRecord(
         id=fields["id"],
         patient_id=patient.user_id,
         recorded_at=recorded_at,
@@ -202,7 +218,7 @@ def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool 
     )
     connection = db.session.connection()
     row = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
-    trends = alerts.TrendWindows.ending(local_date(now, patient.timezone)) if read_trends else None
+    trends = TrendWindows.ending(local_date(now, patient.timezone)) if read_trends else None
     if trends is not None and connection.dialect.name == "postgresql":
         totals = connection.execute(_ENTRY_INSERT_READING_TRENDS, {**row, **trends.params(patient.user_id)}).one()
         created = totals.inserted == 1
@@ -210,7 +226,7 @@ def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool 
     else:
         created = connection.execute(_ENTRY_INSERT, row).rowcount == 1
         if created and trends is not None:
-            trends = alerts.read_trend_windows(patient.user_id, trends.today)
+            trends = read_trend_windows(patient.user_id, trends.today)
     if created:
         if entry.side_effects:
             connection.execute(_SIDE_EFFECT_INSERT, [{"entry_id": entry.id, "effect": e} for e in entry.side_effects])
@@ -222,7 +238,74 @@ def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool 
     wanted = entry_content({**fields, "recorded_at": recorded_at})
     if existing is None or existing.patient_id != patient.user_id or not _matches_entry(existing, wanted):
         raise Conflict("this id was already used with different content", code="id_conflict")
-    return StoredEntry(existing, False)
+    return StoredEntry(EntryRecord.of(existing), False)
+
+
+def _answered(entry: EntryRecord, patient: Patient) -> EntryRecord:
+    """The entry as the answer shows it: with the clinic's crisis resources if it reports
+    self-harm thoughts (also on a replay, whose first answer the phone may never have seen)."""
+    if not safety.entry_reports_self_harm(entry.self_harm_thoughts):
+        return entry
+    return dataclasses.replace(entry, safety=safety.crisis_resources(patient.clinic_id))
+
+
+def log_entry(patient: Patient, fields: dict[str, Any]) -> tuple[EntryRecord, bool]:
+    """POST /me/entries: store (or recognise a replay), run the alert rules; (entry, created)."""
+    entry, created, trends = create_entry(patient, fields, read_trends=True)
+    if created:
+        alerts.after_entries(patient, [entry], windows=trends)
+    return _answered(entry, patient), created
+
+
+@dataclass(frozen=True)
+class RejectedItem:
+    """A batch item that failed validation: its id (when it had a usable one) and why."""
+
+    id: str | None
+    errors: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    results: list[dict[str, Any]]
+    safety: dict[str, Any] | None = None
+
+
+def _store_alone(patient: Patient, fields: dict[str, Any]) -> tuple[dict[str, Any], EntryRecord | None, bool]:
+    """One batch item in its own savepoint: whatever refuses it (a conflict, the clock, the
+    database itself) undoes only this item. Returns (result, entry or None, created)."""
+    try:
+        with db.session.begin_nested():
+            entry, created, _ = create_entry(patient, fields)
+    except Conflict:
+        return {"id": fields["id"], "status": "conflict"}, None, False
+    except DomainError as err:
+        refused = err.errors or {"body": [err.message]}
+    except DBAPIError as err:
+        if isinstance(err, OperationalError) or err.connection_invalidated:
+            raise  # the database is gone, not this entry: the whole request fails (503)
+        refused = {"body": ["the database refused this entry"]}
+    else:
+        return {"id": entry.id, "status": "created" if created else "duplicate"}, entry, created
+    return {"id": fields["id"], "status": "invalid", "errors": refused}, None, False
+
+
+def sync_entries(patient: Patient, items: Sequence[dict[str, Any] | RejectedItem]) -> BatchOutcome:
+    """POST /me/entries/batch: each item stands or falls alone; the rules run once for all."""
+    results, stored, at_risk = [], [], False
+    for item in items:
+        if isinstance(item, RejectedItem):
+            results.append({"id": item.id, "status": "invalid", "errors": item.errors})
+            continue
+        result, entry, created = _store_alone(patient, item)
+        results.append(result)
+        if entry is not None:
+            # A duplicate is a resend of an answer the phone may never have seen: show help again.
+            at_risk = at_risk or safety.entry_reports_self_harm(entry.self_harm_thoughts)
+            if created:
+                stored.append(entry)
+    alerts.after_entries(patient, stored)
+    return BatchOutcome(results, safety.crisis_resources(patient.clinic_id) if at_risk else None)
 
 
 def live_entry(patient_id: str, entry_id: str) -> Entry:
@@ -259,37 +342,25 @@ def update_entry(profile: Patient, entry_id: str, changes: dict[str, Any]) -> En
     return entry
 
 
+def correct_entry(patient: Patient, entry_id: str, changes: dict[str, Any]) -> EntryRecord:
+    """PATCH /me/entries/{id}: edit (keeping the previous version) and run the rules again.
+    A change of self_harm_thoughts is a new report: its alert and crisis resources follow."""
+    entry = update_entry(patient, entry_id, changes)
+    reports = "self_harm_thoughts" in changes
+    alerts.after_entries(patient, [entry] if reports else [], trends=True)
+    record = EntryRecord.of(entry)
+    return _answered(record, patient) if reports else record
+
+
 def delete_entry(patient_id: str, entry_id: str) -> None:
     entry = live_entry(patient_id, entry_id)
     entry.deleted_at = utcnow()
     db.session.flush()
 
 
-def encode_keyset(instant: dt.datetime, row_id: str) -> str:
-    """An opaque cursor for keyset pagination on (instant, id)."""
-    raw = json.dumps([iso_utc(instant), row_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def encode_cursor(entry: Entry) -> str:
-    return encode_keyset(entry.recorded_at, entry.id)
-
-
-def decode_cursor(cursor: str) -> tuple[dt.datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        instant, entry_id = json.loads(raw)
-        parsed = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
-        if parsed.tzinfo is None or not isinstance(entry_id, str):
-            raise ValueError
-        return as_utc(parsed), entry_id
-    except (ValueError, TypeError, AttributeError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise Invalid("cursor", "is not a cursor this API issued") from None
-
-
 def list_entries(
     patient_id: str, *, date_from: dt.date | None, date_to: dt.date | None, limit: int, cursor: str | None
-) -> tuple[list[Entry], str | None]:
+) -> Page[Entry]:
     """Newest first, keyset-paginated on (recorded_at, id) so pages never skip or repeat."""
     query = select(Entry).where(Entry.patient_id == patient_id, Entry.deleted_at.is_(None))
     if date_from:
@@ -297,11 +368,45 @@ def list_entries(
     if date_to:
         query = query.where(Entry.local_date <= date_to)
     if cursor:
-        after_at, after_id = decode_cursor(cursor)
+        after_at, after_id = BY_INSTANT_AND_ID.decode(cursor)
         query = query.where(tuple_(Entry.recorded_at, Entry.id) < tuple_(after_at, after_id))
-    rows = list(db.session.scalars(query.order_by(Entry.recorded_at.desc(), Entry.id.desc()).limit(limit + 1)))
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows = db.session.scalars(query.order_by(Entry.recorded_at.desc(), Entry.id.desc()).limit(limit + 1)).all()
+    return BY_INSTANT_AND_ID.page(rows, limit, lambda entry: (entry.recorded_at, entry.id))
+
+
+@dataclass(frozen=True)
+class AssessmentRecord:
+    """A questionnaire as stored, with the crisis resources when it reports self-harm."""
+
+    id: str
+    instrument: str
+    answers: list[int]
+    total: int
+    severity: str
+    recorded_at: dt.datetime
+    local_date: dt.date
+    created_at: dt.datetime
+    safety: dict[str, Any] | None = None
+
+
+def submit_assessment(patient: Patient, fields: dict[str, Any]) -> tuple[AssessmentRecord, bool]:
+    """POST /me/assessments: store (or recognise a replay), run its rules; (record, created)."""
+    assessment, created = create_assessment(patient, fields)
+    if created:
+        alerts.on_assessment(patient, assessment)
+    at_risk = safety.assessment_reports_self_harm(assessment.instrument, assessment.answers)
+    record = AssessmentRecord(
+        id=assessment.id,
+        instrument=assessment.instrument,
+        answers=list(assessment.answers),
+        total=assessment.total,
+        severity=assessment.severity,
+        recorded_at=assessment.recorded_at,
+        local_date=assessment.local_date,
+        created_at=assessment.created_at,
+        safety=safety.crisis_resources(patient.clinic_id) if at_risk else None,
+    )
+    return record, created
 
 
 def create_assessment(profile: Patient, fields: dict[str, Any]) -> tuple[Assessment, bool]:

@@ -1,4 +1,7 @@
-"""The worker's periodic jobs besides dispatch: expiry, daily reminders, heartbeat."""
+"""The worker's periodic jobs besides dispatch: expiry, daily reminders, heartbeat.
+
+Each flushes; the worker commits after each job, so one job's failure undoes only its own work.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ def expire_checkins(now: dt.datetime) -> int:
         .all()
     )
     outbox.cancel_for_checkins(list(expired), "expired")
-    db.session.commit()
+    db.session.flush()
     return len(expired)
 
 
@@ -92,7 +95,7 @@ def enqueue_reminders(now: dt.datetime) -> int:
         payload = {"type": "reminder", "local_date": day.isoformat()}
         if outbox.enqueue("reminder", keys[pid], at, user_id=pid, payload=payload) is not None:
             created += 1
-    db.session.commit()
+    db.session.flush()
     return created
 
 
@@ -110,10 +113,4 @@ def heartbeat(worker_id: str, now: dt.datetime) -> None:
         )
     else:
         beat.last_tick_at = now
-    db.session.commit()
-
-
-def last_tick(now: dt.datetime) -> dt.datetime | None:
-    return db.session.scalar(
-        select(WorkerHeartbeat.last_tick_at).order_by(WorkerHeartbeat.last_tick_at.desc()).limit(1)
-    )
+    db.session.flush()

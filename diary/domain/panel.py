@@ -1,53 +1,47 @@
-"""The clinic panel: every patient at a glance, riskiest first, one query per page."""
+"""The clinic panel: every patient at a glance, riskiest first, one query per page.
+
+Risk order: open critical alerts, then open warnings (most first), then the lowest mean
+mood of the last 7 days (patients without recent entries after every real mean), then id.
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import json
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import Float, case, cast, func, literal, select, tuple_
+from sqlalchemy import Float, Select, case, cast, func, literal, select, tuple_
+from sqlalchemy.sql.expression import ColumnElement, Subquery
 
 from diary.domain import audit
-from diary.domain.errors import Invalid
+from diary.domain.keyset import Keyset, Page, number, row_id, whole
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import UNRESOLVED, Alert, Entry, PatientProfile
 
 NO_MOOD = 99.0  # sorts patients without recent entries after every real mean
 MAX_ALERTS = 1000  # far above the open alerts a patient can have (one per rule)
+WEEK = dt.timedelta(days=7)
+
+# (critical alerts, warnings, mood key, patient id) of a page's last row.
+PANEL_KEYSET = Keyset((whole(0, MAX_ALERTS), whole(0, MAX_ALERTS), number(0, NO_MOOD), row_id))
 
 
-def _encode(key: tuple) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+@dataclass(frozen=True)
+class PanelItem:
+    id: str
+    display_name: str
+    last_entry_at: dt.datetime | None
+    mood_7d_mean: float | None
+    anxiety_7d_mean: float | None
+    adherence_7d: float
+    open_alerts: int
+    open_critical_alerts: int
 
 
-def _decode(cursor: str) -> tuple[int, int, float, str]:
-    try:
-        crit, warn, mood, pid = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (
-            isinstance(crit, int) and isinstance(warn, int) and isinstance(mood, int | float) and isinstance(pid, str)
-        ):
-            raise ValueError
-        # Only values a page end can have: no bools, NaN, infinities or out-of-range numbers, no
-        # NUL or lone surrogates in the id (they would reach the database and fail there: a 500).
-        if isinstance(crit, bool) or isinstance(warn, bool) or isinstance(mood, bool) or not pid.isprintable():
-            raise ValueError
-        if not (0 <= crit <= MAX_ALERTS and 0 <= warn <= MAX_ALERTS and 0 <= mood <= NO_MOOD):
-            raise ValueError
-        return crit, warn, float(mood), pid
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise Invalid("cursor", "is not a cursor this API issued") from None
-
-
-def panel_page(
-    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    since = now - dt.timedelta(days=7)
+def _last_7_days(staff: Actor, since: dt.datetime) -> Subquery:
+    """Per patient of the clinic: mood and anxiety sums, entries and distinct local days."""
     clinic_patients = select(PatientProfile.user_id).where(PatientProfile.clinic_id == staff.clinic_id)
-    recent = (
+    return (
         select(
             Entry.patient_id,
             func.sum(Entry.mood).label("mood_sum"),
@@ -59,7 +53,10 @@ def panel_page(
         .group_by(Entry.patient_id)
         .subquery()
     )
-    open_alerts = (
+
+
+def _open_alerts(staff: Actor) -> Subquery:
+    return (
         select(
             Alert.patient_id,
             func.sum(case((Alert.severity == "critical", 1), else_=0)).label("critical"),
@@ -69,11 +66,14 @@ def panel_page(
         .group_by(Alert.patient_id)
         .subquery()
     )
-    critical = func.coalesce(open_alerts.c.critical, 0)
-    total = func.coalesce(open_alerts.c.total, 0)
-    warning = total - critical
-    mood_mean = cast(recent.c.mood_sum, Float) / recent.c.n
-    mood_key = func.coalesce(mood_mean, literal(NO_MOOD, Float))
+
+
+def _ranked(staff: Actor, since: dt.datetime) -> tuple[Select, tuple[ColumnElement, ...]]:
+    """The clinic's patients with their panel numbers, and the risk order's key columns."""
+    recent, alerts = _last_7_days(staff, since), _open_alerts(staff)
+    critical = func.coalesce(alerts.c.critical, 0)
+    total = func.coalesce(alerts.c.total, 0)
+    mood_key = func.coalesce(cast(recent.c.mood_sum, Float) / recent.c.n, literal(NO_MOOD, Float))
     last_entry_at = (
         select(func.max(Entry.recorded_at))
         .where(Entry.patient_id == PatientProfile.user_id, Entry.deleted_at.is_(None))
@@ -93,40 +93,42 @@ def panel_page(
             mood_key.label("mood_key"),
         )
         .outerjoin(recent, recent.c.patient_id == PatientProfile.user_id)
-        .outerjoin(open_alerts, open_alerts.c.patient_id == PatientProfile.user_id)
+        .outerjoin(alerts, alerts.c.patient_id == PatientProfile.user_id)
         .where(PatientProfile.clinic_id == staff.clinic_id)
     )
+    return query, (critical, total - critical, mood_key, PatientProfile.user_id)
+
+
+def _item(row) -> PanelItem:
+    n = row.n or 0
+    return PanelItem(
+        id=row.user_id,
+        display_name=row.display_name,
+        last_entry_at=row.last_entry_at,
+        mood_7d_mean=row.mood_sum / n if n else None,
+        anxiety_7d_mean=row.anxiety_sum / n if n else None,
+        # 7 x 24 hours touch 8 local dates: adherence cannot pass 100 %.
+        adherence_7d=min(row.days or 0, 7) / 7,
+        open_alerts=int(row.total),
+        open_critical_alerts=int(row.critical),
+    )
+
+
+def _sort_key(row) -> tuple[int, int, float, str]:
+    return int(row.critical), int(row.total) - int(row.critical), float(row.mood_key), row.user_id
+
+
+def panel_page(staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None) -> Page[PanelItem]:
+    """GET /patients: one page of the clinic's patients, riskiest first; each row audited."""
+    query, (critical, warning, mood_key, patient_id) = _ranked(staff, now - WEEK)
     if cursor:
-        crit, warn, mood, pid = _decode(cursor)
+        crit, warn, mood, pid = PANEL_KEYSET.decode(cursor)
         # Keyset on (critical desc, warnings desc, mood asc, id): negate to compare ascending.
-        query = query.where(
-            tuple_(-critical, -warning, mood_key, PatientProfile.user_id) > tuple_(-crit, -warn, mood, pid)
-        )
+        query = query.where(tuple_(-critical, -warning, mood_key, patient_id) > tuple_(-crit, -warn, mood, pid))
     rows = db.session.execute(
-        query.order_by(critical.desc(), warning.desc(), mood_key, PatientProfile.user_id).limit(limit + 1)
+        query.order_by(critical.desc(), warning.desc(), mood_key, patient_id).limit(limit + 1)
     ).all()
-    page = rows[:limit]
-    items = []
-    for row in page:
-        n = row.n or 0
-        items.append(
-            {
-                "id": row.user_id,
-                "display_name": row.display_name,
-                "last_entry_at": row.last_entry_at,
-                "mood_7d_mean": row.mood_sum / n if n else None,
-                "anxiety_7d_mean": row.anxiety_sum / n if n else None,
-                # 7 x 24 hours touch 8 local dates: adherence cannot pass 100 %.
-                "adherence_7d": min(row.days or 0, 7) / 7,
-                "open_alerts": int(row.total),
-                "open_critical_alerts": int(row.critical),
-            }
-        )
+    page = PANEL_KEYSET.page(rows, limit, _sort_key)
+    for row in page.items:
         audit.record(staff, "panel.read", patient_id=row.user_id, resource_type="patient", resource_id=row.user_id)
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = _encode(
-            (int(last.critical), int(last.total) - int(last.critical), float(last.mood_key), last.user_id)
-        )
-    return items, next_cursor
+    return Page([_item(row) for row in page.items], page.next_cursor)

@@ -8,6 +8,8 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 
+from diary.domain.errors import Invalid
+
 
 def _hasher() -> PasswordHasher:
     cfg = current_app.config
@@ -16,6 +18,14 @@ def _hasher() -> PasswordHasher:
     if key not in cache:
         cache[key] = PasswordHasher(time_cost=key[0], memory_cost=key[1], parallelism=key[2], type=Type.ID)
     return cache[key]
+
+
+def check_policy(password: str) -> None:
+    """The password policy, for every account however it is made (enrolment, the CLI):
+    at least PASSWORD_MIN_LENGTH characters (10 by default, a deployment may raise it)."""
+    minimum = current_app.config["PASSWORD_MIN_LENGTH"]
+    if len(password) < minimum:
+        raise Invalid("password", f"must be at least {minimum} characters")
 
 
 def hash_password(password: str) -> str:

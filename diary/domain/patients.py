@@ -1,14 +1,15 @@
-"""Staff access to patients: always clinic-scoped, always audited."""
+"""A clinic's patients as staff reach them: always clinic-scoped, always audited."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from diary.domain import audit
-from diary.domain.errors import NotFound
+from diary.domain import accounts, audit
+from diary.domain.errors import Conflict, NotFound
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import PatientProfile
@@ -53,13 +54,34 @@ def patient_for_staff(staff: Actor, patient_id: str, *, action: str | None) -> P
     return profile
 
 
-def patient_view(profile: PatientProfile) -> dict[str, object]:
-    return {
-        "id": profile.user_id,
-        "display_name": profile.display_name,
-        "timezone": profile.timezone,
-        "external_ref": profile.external_ref,
-        "enrolled": profile.enrolled_at is not None,
-        "enrolled_at": profile.enrolled_at,
-        "created_at": profile.created_at,
-    }
+@dataclass(frozen=True)
+class Invitation:
+    """A patient not yet enrolled, with the one-time code the clinician hands over (shown
+    once, stored hashed). Reads as the patient's profile otherwise."""
+
+    profile: PatientProfile
+    enrollment_code: str
+    enrollment_expires_at: dt.datetime
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.profile, name)
+
+
+def invite(staff: Actor, *, display_name: str, timezone: str, external_ref: str | None = None) -> Invitation:
+    """POST /patients: a new patient of the clinic and their enrolment code."""
+    _, profile, code, expires_at = accounts.create_patient(
+        staff, display_name=display_name, timezone=timezone, external_ref=external_ref
+    )
+    audit.record(
+        staff, "patient.create", patient_id=profile.user_id, resource_type="patient", resource_id=profile.user_id
+    )
+    return Invitation(profile, code, expires_at)
+
+
+def reissue_enrollment_code(staff: Actor, patient_id: str) -> Invitation:
+    """A fresh code for a patient who lost theirs (the old one stops working)."""
+    profile = patient_for_staff(staff, patient_id, action="patient.enrollment_code")
+    if profile.enrolled_at is not None:
+        raise Conflict("the patient has already enrolled", code="already_enrolled")
+    code, expires_at = accounts.issue_enrollment_code(profile.user, staff)
+    return Invitation(profile, code, expires_at)

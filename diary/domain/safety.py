@@ -1,13 +1,35 @@
-"""Crisis resources shown to a patient the moment they report self-harm thoughts."""
+"""The self-harm rule, and the crisis resources shown the moment it is met.
+
+One definition for every place that asks: the alert rules (a critical `self_harm` alert in
+the same request) and the answers that carry the clinic's crisis resources back to the phone.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import current_app
 
+from diary.extensions import db
 from diary.models import Clinic
 
+# self_harm_thoughts uses PHQ-9 item 9's wording (0 not at all ... 3 nearly every day):
+# any answer above "not at all" is a report of self-harm thoughts.
+SELF_HARM_FROM = 1
+PHQ9_SELF_HARM_ITEM = 8  # item 9, zero-based: "thoughts that you would be better off dead or of hurting yourself"
 
-def crisis_resources(clinic: Clinic) -> dict[str, object]:
+
+def entry_reports_self_harm(self_harm_thoughts: int | None) -> bool:
+    return (self_harm_thoughts or 0) >= SELF_HARM_FROM
+
+
+def assessment_reports_self_harm(instrument: str, answers: Sequence[int]) -> bool:
+    return instrument == "phq9" and answers[PHQ9_SELF_HARM_ITEM] >= SELF_HARM_FROM
+
+
+def crisis_resources(clinic_id: str) -> dict[str, object]:
+    """The clinic's own crisis message and contacts, or the deployment's defaults."""
+    clinic = db.session.get(Clinic, clinic_id)
     cfg = current_app.config
     return {
         "message": clinic.crisis_message or cfg["CRISIS_MESSAGE"],

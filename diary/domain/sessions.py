@@ -3,35 +3,73 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
 
-from diary.domain import outbox
+from diary.domain import audit, outbox
 from diary.domain.errors import Invalid, NotFound
+from diary.domain.patients import patient_for_staff
 from diary.domain.scheduling import QuietHours, Slot, outside_quiet_hours, plan_checkins
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import Checkin, Clinic, PatientProfile, TreatmentSession
 from diary.timeutil import utcnow
 
-MAX_OFFSET_MINUTES = 60 * 24 * 60  # 60 days
-MAX_OFFSETS = 12
+
+@dataclass(frozen=True)
+class Protocol:
+    """The clinic's check-in protocol: minutes after a session, and how long each is open."""
+
+    checkin_offsets_minutes: list[int]
+    checkin_window_minutes: int
+
+    @classmethod
+    def of(cls, clinic: Clinic) -> Protocol:
+        return cls(list(clinic.checkin_offsets_minutes), clinic.checkin_window_minutes)
 
 
-def protocol_view(clinic: Clinic) -> dict[str, object]:
-    return {
-        "checkin_offsets_minutes": list(clinic.checkin_offsets_minutes),
-        "checkin_window_minutes": clinic.checkin_window_minutes,
-    }
+def clinic_protocol(staff: Actor) -> Protocol:
+    return Protocol.of(db.session.get(Clinic, staff.clinic_id))
 
 
-def set_protocol(clinic: Clinic, offsets: list[int], window: int) -> None:
+def replace_protocol(staff: Actor, offsets: list[int], window: int) -> Protocol:
+    """The new protocol applies to sessions recorded afterwards; scheduled check-ins stay."""
     if len(set(offsets)) != len(offsets):
         raise Invalid("checkin_offsets_minutes", "must not contain duplicates")
+    clinic = db.session.get(Clinic, staff.clinic_id)
     clinic.checkin_offsets_minutes = sorted(offsets)
     clinic.checkin_window_minutes = window
     db.session.flush()
+    return Protocol.of(clinic)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """A treatment session as staff read it, with its check-ins."""
+
+    id: str
+    patient_id: str
+    started_at: dt.datetime
+    route: str
+    dose_mg: float | None
+    notes: str | None
+    created_at: dt.datetime
+    checkins: list[Checkin]
+
+    @classmethod
+    def of(cls, session: TreatmentSession, checkins: list[Checkin]) -> SessionRecord:
+        return cls(
+            id=session.id,
+            patient_id=session.patient_id,
+            started_at=session.started_at,
+            route=session.route,
+            dose_mg=session.dose_mg,
+            notes=session.notes,
+            created_at=session.created_at,
+            checkins=checkins,
+        )
 
 
 def quiet_hours(profile: PatientProfile) -> QuietHours:
@@ -81,6 +119,10 @@ def record_session(
     tolerance = dt.timedelta(seconds=int(current_app.config["ENTRY_FUTURE_TOLERANCE_SECONDS"]))
     if started_at > now + tolerance:
         raise Invalid("started_at", "must not be in the future")
+    max_dose = current_app.config["MAX_DOSE_MG"]
+    if dose_mg is not None and not 0 < dose_mg <= max_dose:
+        # A dose far beyond any protocol is a typo (9500 for 95.00), never a record to keep.
+        raise Invalid("dose_mg", f"must be more than 0 and at most {max_dose:g} mg")
     clinic = db.session.get(Clinic, profile.clinic_id)
     session = TreatmentSession(
         patient_id=profile.user_id,
@@ -118,6 +160,43 @@ def record_session(
         if checkin.status == "pending":
             _enqueue_pushes(checkin, window, profile)
     return session, checkins
+
+
+def record(
+    staff: Actor,
+    patient_id: str,
+    *,
+    started_at: dt.datetime,
+    route: str,
+    dose_mg: float | None = None,
+    notes: str | None = None,
+) -> SessionRecord:
+    """POST /patients/{id}/sessions: a session of a patient of the staff member's clinic."""
+    profile = patient_for_staff(staff, patient_id, action="session.create")
+    session, checkins = record_session(staff, profile, started_at=started_at, route=route, dose_mg=dose_mg, notes=notes)
+    return SessionRecord.of(session, checkins)
+
+
+def sessions_of(staff: Actor, patient_id: str) -> list[SessionRecord]:
+    """GET /patients/{id}/sessions: newest first, with their check-ins."""
+    profile = patient_for_staff(staff, patient_id, action="session.list")
+    return [SessionRecord.of(s, c) for s, c in sessions_with_checkins(profile.user_id)]
+
+
+def delete(staff: Actor, patient_id: str, session_id: str) -> None:
+    """DELETE /patients/{id}/sessions/{sid}: audited with the session it removes."""
+    profile = patient_for_staff(staff, patient_id, action=None)
+    session = live_session(profile, session_id)
+    audit.record(staff, "session.delete", patient_id=profile.user_id, resource_type="session", resource_id=session.id)
+    delete_session(session)
+
+
+def patient_checkins(patient: Actor, status: str | None) -> list[Checkin]:
+    """GET /me/checkins: the patient's own check-ins, newest due first."""
+    query = select(Checkin).where(Checkin.patient_id == patient.id)
+    if status:
+        query = query.where(Checkin.status == status)
+    return list(db.session.scalars(query.order_by(Checkin.due_at.desc())))
 
 
 def live_session(profile: PatientProfile, session_id: str) -> TreatmentSession:

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
+from diary.domain.errors import Invalid
+from diary.domain.patients import patient_for_staff
 from diary.domain.scheduling import wall_time_instant
+from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import (
     SIDE_EFFECTS,
@@ -29,11 +34,55 @@ from diary.models import (
     PatientProfile,
     TreatmentSession,
 )
-from diary.timeutil import local_date
+from diary.timeutil import local_date, utcnow
 
 BASELINE_DAYS = 7
 # How far after a session its effect is followed (beyond the window if need be).
 EFFECT_HORIZON_DAYS = 90
+DEFAULT_WINDOW_DAYS = 30
+MAX_WINDOW_DAYS = 731  # two years
+
+# (local date, mood sum, anxiety sum, entries) of one day with live entries.
+DaySums = tuple[dt.date, int, int, int]
+
+
+@dataclass(frozen=True)
+class Window:
+    """A summary's window: local dates `first`..`last` of the patient, and the UTC instants
+    of its bounds (local midnights, DST-correct)."""
+
+    profile: PatientProfile
+    first: dt.date
+    last: dt.date
+    today: dt.date
+
+    @property
+    def start(self) -> dt.datetime:
+        return wall_time_instant(self.first, dt.time(0), ZoneInfo(self.profile.timezone))
+
+    @property
+    def end(self) -> dt.datetime:
+        return wall_time_instant(self.last + dt.timedelta(days=1), dt.time(0), ZoneInfo(self.profile.timezone))
+
+    def live_entries(self) -> tuple[ColumnElement[bool], ...]:
+        return (
+            Entry.patient_id == self.profile.user_id,
+            Entry.deleted_at.is_(None),
+            Entry.local_date >= self.first,
+            Entry.local_date <= self.last,
+        )
+
+
+def window_for(profile: PatientProfile, date_from: dt.date | None, date_to: dt.date | None) -> Window:
+    """The window asked for; by default the last 30 local days up to the patient's today."""
+    today = local_date(utcnow(), profile.timezone)
+    last = date_to or today
+    first = date_from or last - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    if first > last:
+        raise Invalid("from", "must not be after 'to'")
+    if (last - first).days + 1 > MAX_WINDOW_DAYS:
+        raise Invalid("from", "the window may span at most 2 years")
+    return Window(profile, first, last, today)
 
 
 def _mean(total: int | None, count: int) -> float | None:
@@ -52,7 +101,7 @@ def _slope_per_week(points: list[tuple[int, float]]) -> float | None:
     return sxy / sxx * 7
 
 
-def _daily_sums(patient_id: str, first: dt.date, last: dt.date) -> list[tuple[dt.date, int, int, int]]:
+def _daily_sums(patient_id: str, first: dt.date, last: dt.date) -> list[DaySums]:
     """(local date, mood sum, anxiety sum, entries) per day with live entries, ascending."""
     rows = db.session.execute(
         select(Entry.local_date, func.sum(Entry.mood), func.sum(Entry.anxiety), func.count(Entry.id))
@@ -68,21 +117,150 @@ def _daily_sums(patient_id: str, first: dt.date, last: dt.date) -> list[tuple[dt
     return [(day, int(mood), int(anxiety), int(n)) for day, mood, anxiety, n in rows]
 
 
-def _scale_stats(n: int, total: int | None, low: int | None, high: int | None, latest: int | None, slope):
-    return {"n": n, "mean": _mean(total, n), "min": low, "max": high, "latest": latest, "slope_per_week": slope}
+def _scales(window: Window, daily: list[DaySums]) -> dict[str, dict[str, Any]]:
+    """n, mean, min, max, latest and weekly slope of mood and of anxiety."""
+    n, mood_sum, mood_min, mood_max, anx_sum, anx_min, anx_max = db.session.execute(
+        select(
+            func.count(Entry.id),
+            func.sum(Entry.mood),
+            func.min(Entry.mood),
+            func.max(Entry.mood),
+            func.sum(Entry.anxiety),
+            func.min(Entry.anxiety),
+            func.max(Entry.anxiety),
+        ).where(*window.live_entries())
+    ).one()
+    latest = db.session.execute(
+        select(Entry.mood, Entry.anxiety)
+        .where(*window.live_entries())
+        .order_by(Entry.local_date.desc(), Entry.recorded_at.desc(), Entry.id.desc())
+        .limit(1)
+    ).first()
+    mood_points = [((day - window.first).days, m / c) for day, m, _, c in daily]
+    anx_points = [((day - window.first).days, a / c) for day, _, a, c in daily]
+    return {
+        "mood": {
+            "n": n,
+            "mean": _mean(mood_sum, n),
+            "min": mood_min,
+            "max": mood_max,
+            "latest": latest[0] if latest else None,
+            "slope_per_week": _slope_per_week(mood_points),
+        },
+        "anxiety": {
+            "n": n,
+            "mean": _mean(anx_sum, n),
+            "min": anx_min,
+            "max": anx_max,
+            "latest": latest[1] if latest else None,
+            "slope_per_week": _slope_per_week(anx_points),
+        },
+    }
 
 
-def _session_effects(
-    profile: PatientProfile, sessions: list[TreatmentSession], today: dt.date
-) -> dict[str, dict[str, Any]]:
+def _assessment_series(window: Window) -> dict[str, list[dict[str, Any]]]:
+    series: dict[str, list[dict[str, Any]]] = {"phq9": [], "gad7": []}
+    for instrument, recorded_at, total, severity in db.session.execute(
+        select(Assessment.instrument, Assessment.recorded_at, Assessment.total, Assessment.severity)
+        .where(
+            Assessment.patient_id == window.profile.user_id,
+            Assessment.local_date >= window.first,
+            Assessment.local_date <= window.last,
+        )
+        .order_by(Assessment.recorded_at)
+    ):
+        series[instrument].append({"recorded_at": recorded_at, "total": total, "severity": severity})
+    return series
+
+
+def _sessions_in(window: Window) -> list[TreatmentSession]:
+    return list(
+        db.session.scalars(
+            select(TreatmentSession)
+            .where(
+                TreatmentSession.patient_id == window.profile.user_id,
+                TreatmentSession.deleted_at.is_(None),
+                TreatmentSession.started_at >= window.start,
+                TreatmentSession.started_at < window.end,
+            )
+            .order_by(TreatmentSession.started_at)
+        )
+    )
+
+
+def _checkins_by_session(sessions: list[TreatmentSession]) -> dict[str, list[dict[str, Any]]]:
+    """Each session's check-ins with the mood and anxiety of their (live) answers."""
+    by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not sessions:
+        return by_session
+    answer = Entry.__table__.alias("answer")
+    for checkin, mood, anxiety in db.session.execute(
+        select(Checkin, answer.c.mood, answer.c.anxiety)
+        .outerjoin(answer, (answer.c.id == Checkin.answer_entry_id) & answer.c.deleted_at.is_(None))
+        .where(Checkin.session_id.in_([s.id for s in sessions]))
+        .order_by(Checkin.due_at)
+    ):
+        by_session[checkin.session_id].append(
+            {
+                "label": checkin.label,
+                "due_at": checkin.due_at,
+                "status": checkin.status,
+                "mood": mood,
+                "anxiety": anxiety,
+            }
+        )
+    return by_session
+
+
+def _after_the_dose(patient_id: str, sessions: list[TreatmentSession], days: dict[str, dt.date]) -> dict[str, tuple]:
+    """Per session: (mood sum, entries) of its own local day counting only the entries
+    recorded after it started, so a dose's day is not judged by the hours before the dose."""
+    rows = db.session.execute(
+        select(Entry.local_date, Entry.recorded_at, Entry.mood).where(
+            Entry.patient_id == patient_id,
+            Entry.deleted_at.is_(None),
+            Entry.local_date.in_(set(days.values())),
+        )
+    ).all()
+    after = {}
+    for session in sessions:
+        moods = [mood for day, at, mood in rows if day == days[session.id] and at > session.started_at]
+        after[session.id] = (sum(moods), len(moods))
+    return after
+
+
+def _effect_days(day: dt.date, baseline_mood: Fraction, dose_day: tuple[int, int], daily: list[DaySums]) -> int | None:
+    """Days from the session's local day on whose mean mood is above the baseline, up to the
+    first day with entries whose mean is not (days without entries neither extend nor end
+    the run); None while that day has not come. On the session's own day only the entries
+    after the dose count (`dose_day`: their mood sum and number)."""
+    horizon = day + dt.timedelta(days=EFFECT_HORIZON_DAYS)
+    run = 0
+    for entry_day, mood_sum, _, count in daily:
+        if entry_day < day or entry_day > horizon:
+            continue
+        if entry_day == day:
+            mood_sum, count = dose_day
+            if not count:
+                continue  # no entry after the dose yet: the day neither extends nor ends the run
+        if Fraction(mood_sum, count) > baseline_mood:
+            run += 1
+        else:
+            return run
+    return None
+
+
+def session_effects(profile: PatientProfile, sessions: list[TreatmentSession], today: dt.date) -> dict[str, dict]:
     """Baseline (mean of the entries of the 7 local days before the session's local day)
-    and effect_days (API.md) for each session, from one aggregate query."""
+    and effect_days (API.md, measured from the session on) of each session, from two
+    aggregate queries."""
     if not sessions:
         return {}
     days = {s.id: local_date(s.started_at, profile.timezone) for s in sessions}
     first = min(days.values()) - dt.timedelta(days=BASELINE_DAYS)
     last = min(today, max(days.values()) + dt.timedelta(days=EFFECT_HORIZON_DAYS))
     daily = _daily_sums(profile.user_id, first, last)
+    after_dose = _after_the_dose(profile.user_id, sessions, days)
     effects = {}
     for session in sessions:
         day = days[session.id]
@@ -92,22 +270,63 @@ def _session_effects(
             effects[session.id] = {"baseline": {"mood": None, "anxiety": None}, "effect_days": None}
             continue
         baseline_mood = Fraction(sum(r[1] for r in before), n)
-        effect_days: int | None = None
-        run = 0
-        horizon = day + dt.timedelta(days=EFFECT_HORIZON_DAYS)
-        for entry_day, mood_sum, _, count in daily:
-            if entry_day < day or entry_day > horizon:
-                continue
-            if Fraction(mood_sum, count) > baseline_mood:
-                run += 1  # days without entries neither extend nor end the run
-            else:
-                effect_days = run
-                break
         effects[session.id] = {
             "baseline": {"mood": float(baseline_mood), "anxiety": sum(r[2] for r in before) / n},
-            "effect_days": effect_days,
+            "effect_days": _effect_days(day, baseline_mood, after_dose[session.id], daily),
         }
     return effects
+
+
+def _adherence(window: Window, daily: list[DaySums]) -> dict[str, Any]:
+    """Days with an entry, and check-ins answered of those offered (sent, answered or expired)."""
+    offered = dict(
+        db.session.execute(
+            select(Checkin.status, func.count(Checkin.id))
+            .join(TreatmentSession, TreatmentSession.id == Checkin.session_id)
+            .where(
+                Checkin.patient_id == window.profile.user_id,
+                TreatmentSession.deleted_at.is_(None),
+                Checkin.due_at >= window.start,
+                Checkin.due_at < window.end,
+                Checkin.status.in_(("sent", "answered", "expired")),
+            )
+            .group_by(Checkin.status)
+        ).all()
+    )
+    sent, answered = sum(offered.values()), offered.get("answered", 0)
+    return {
+        "days_with_entry": len(daily),
+        "days_in_window": (window.last - window.first).days + 1,
+        "checkins_sent": sent,
+        "checkins_answered": answered,
+        "checkin_rate": answered / sent if sent else None,
+    }
+
+
+def _side_effects(window: Window) -> dict[str, int]:
+    counts = dict.fromkeys(SIDE_EFFECTS, 0)
+    for effect, count in db.session.execute(
+        select(EntrySideEffect.effect, func.count())
+        .join(Entry, Entry.id == EntrySideEffect.entry_id)
+        .where(*window.live_entries())
+        .group_by(EntrySideEffect.effect)
+    ):
+        counts[effect] = int(count)
+    return counts
+
+
+def _alerts(window: Window) -> list[Alert]:
+    """Every unresolved alert, and those opened in the window."""
+    return list(
+        db.session.scalars(
+            select(Alert)
+            .where(
+                Alert.patient_id == window.profile.user_id,
+                (Alert.status.in_(UNRESOLVED)) | ((Alert.opened_at >= window.start) & (Alert.opened_at < window.end)),
+            )
+            .order_by(Alert.opened_at.desc())
+        )
+    )
 
 
 def _phq9_outcome(patient_id: str, window_end: dt.datetime) -> dict[str, Any]:
@@ -149,133 +368,20 @@ def _phq9_outcome(patient_id: str, window_end: dt.datetime) -> dict[str, Any]:
 
 
 def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, today: dt.date) -> dict[str, Any]:
-    patient_id, zone = profile.user_id, profile.timezone
-    from zoneinfo import ZoneInfo
-
-    start = wall_time_instant(date_from, dt.time(0), ZoneInfo(zone))
-    end = wall_time_instant(date_to + dt.timedelta(days=1), dt.time(0), ZoneInfo(zone))
-    live = (
-        Entry.patient_id == patient_id,
-        Entry.deleted_at.is_(None),
-        Entry.local_date >= date_from,
-        Entry.local_date <= date_to,
-    )
-
-    n, mood_sum, mood_min, mood_max, anx_sum, anx_min, anx_max = db.session.execute(
-        select(
-            func.count(Entry.id),
-            func.sum(Entry.mood),
-            func.min(Entry.mood),
-            func.max(Entry.mood),
-            func.sum(Entry.anxiety),
-            func.min(Entry.anxiety),
-            func.max(Entry.anxiety),
-        ).where(*live)
-    ).one()
-    latest = db.session.execute(
-        select(Entry.mood, Entry.anxiety)
-        .where(*live)
-        .order_by(Entry.local_date.desc(), Entry.recorded_at.desc(), Entry.id.desc())
-        .limit(1)
-    ).first()
-    daily = _daily_sums(patient_id, date_from, date_to)
-    mood_points = [((day - date_from).days, m / c) for day, m, _, c in daily]
-    anx_points = [((day - date_from).days, a / c) for day, _, a, c in daily]
-
-    assessments: dict[str, list[dict[str, Any]]] = {"phq9": [], "gad7": []}
-    for instrument, recorded_at, total, severity in db.session.execute(
-        select(Assessment.instrument, Assessment.recorded_at, Assessment.total, Assessment.severity)
-        .where(
-            Assessment.patient_id == patient_id,
-            Assessment.local_date >= date_from,
-            Assessment.local_date <= date_to,
-        )
-        .order_by(Assessment.recorded_at)
-    ):
-        assessments[instrument].append({"recorded_at": recorded_at, "total": total, "severity": severity})
-
-    sessions = list(
-        db.session.scalars(
-            select(TreatmentSession)
-            .where(
-                TreatmentSession.patient_id == patient_id,
-                TreatmentSession.deleted_at.is_(None),
-                TreatmentSession.started_at >= start,
-                TreatmentSession.started_at < end,
-            )
-            .order_by(TreatmentSession.started_at)
-        )
-    )
-    checkins_by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if sessions:
-        answer = Entry.__table__.alias("answer")
-        for checkin, mood, anxiety in db.session.execute(
-            select(Checkin, answer.c.mood, answer.c.anxiety)
-            .outerjoin(answer, (answer.c.id == Checkin.answer_entry_id) & answer.c.deleted_at.is_(None))
-            .where(Checkin.session_id.in_([s.id for s in sessions]))
-            .order_by(Checkin.due_at)
-        ):
-            checkins_by_session[checkin.session_id].append(
-                {
-                    "label": checkin.label,
-                    "due_at": checkin.due_at,
-                    "status": checkin.status,
-                    "mood": mood,
-                    "anxiety": anxiety,
-                }
-            )
-    effects = _session_effects(profile, sessions, today)
-
-    offered = dict(
-        db.session.execute(
-            select(Checkin.status, func.count(Checkin.id))
-            .join(TreatmentSession, TreatmentSession.id == Checkin.session_id)
-            .where(
-                Checkin.patient_id == patient_id,
-                TreatmentSession.deleted_at.is_(None),
-                Checkin.due_at >= start,
-                Checkin.due_at < end,
-                Checkin.status.in_(("sent", "answered", "expired")),
-            )
-            .group_by(Checkin.status)
-        ).all()
-    )
-    sent, answered = sum(offered.values()), offered.get("answered", 0)
-
-    side_effects = dict.fromkeys(SIDE_EFFECTS, 0)
-    for effect, count in db.session.execute(
-        select(EntrySideEffect.effect, func.count())
-        .join(Entry, Entry.id == EntrySideEffect.entry_id)
-        .where(*live)
-        .group_by(EntrySideEffect.effect)
-    ):
-        side_effects[effect] = int(count)
-
-    alerts = list(
-        db.session.scalars(
-            select(Alert)
-            .where(
-                Alert.patient_id == patient_id,
-                (Alert.status.in_(UNRESOLVED)) | ((Alert.opened_at >= start) & (Alert.opened_at < end)),
-            )
-            .order_by(Alert.opened_at.desc())
-        )
-    )
-
+    window = Window(profile, date_from, date_to, today)
+    daily = _daily_sums(profile.user_id, date_from, date_to)
+    sessions = _sessions_in(window)
+    checkins = _checkins_by_session(sessions)
+    effects = session_effects(profile, sessions, today)
     return {
-        "patient_id": patient_id,
+        "patient_id": profile.user_id,
         "from_": date_from,
         "to": date_to,
-        "timezone": zone,
-        "mood": _scale_stats(
-            n, mood_sum, mood_min, mood_max, latest[0] if latest else None, _slope_per_week(mood_points)
-        ),
-        "anxiety": _scale_stats(
-            n, anx_sum, anx_min, anx_max, latest[1] if latest else None, _slope_per_week(anx_points)
-        ),
+        "timezone": profile.timezone,
+        **_scales(window, daily),
         "daily": [{"date": day, "mood_mean": m / c, "anxiety_mean": a / c, "n": c} for day, m, a, c in daily],
-        "assessments": assessments,
-        "phq9_outcome": _phq9_outcome(patient_id, end),
+        "assessments": _assessment_series(window),
+        "phq9_outcome": _phq9_outcome(profile.user_id, window.end),
         "sessions": [
             {
                 "id": s.id,
@@ -283,18 +389,19 @@ def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, tod
                 "route": s.route,
                 "dose_mg": s.dose_mg,
                 "baseline": effects[s.id]["baseline"],
-                "checkins": checkins_by_session[s.id],
+                "checkins": checkins[s.id],
                 "effect_days": effects[s.id]["effect_days"],
             }
             for s in sessions
         ],
-        "adherence": {
-            "days_with_entry": len(daily),
-            "days_in_window": (date_to - date_from).days + 1,
-            "checkins_sent": sent,
-            "checkins_answered": answered,
-            "checkin_rate": answered / sent if sent else None,
-        },
-        "side_effects": side_effects,
-        "alerts": alerts,
+        "adherence": _adherence(window, daily),
+        "side_effects": _side_effects(window),
+        "alerts": _alerts(window),
     }
+
+
+def for_staff(staff: Actor, patient_id: str, date_from: dt.date | None, date_to: dt.date | None) -> dict[str, Any]:
+    """GET /patients/{id}/summary: a patient of the staff member's clinic, audited."""
+    profile = patient_for_staff(staff, patient_id, action="patient.summary")
+    window = window_for(profile, date_from, date_to)
+    return summarize(profile, window.first, window.last, window.today)

@@ -1,5 +1,9 @@
 """Strict marshmallow fields: a phone app that sends "5" or true for a score has a bug
-we want to hear about as a 422, not silently coerce."""
+we want to hear about as a 422, not silently coerce.
+
+Every string a client sends goes through `clean_text` first: a NUL (which PostgreSQL text
+cannot hold) or a lone surrogate (which cannot be encoded as UTF-8, so no database can store
+it) is a 422 naming the field, never a failed INSERT, and never echoed into a log."""
 
 from __future__ import annotations
 
@@ -8,27 +12,68 @@ import numbers
 import re
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
-from diary.timeutil import UTC, iso_utc
+from diary.domain.accounts import normalize_email
+from diary.timeutil import UTC, is_place_timezone, iso_utc
 
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=UTC)
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
+def clean_text(value: Any) -> Any:
+    """`value` unchanged if it is not a string or is storable text; else a ValidationError."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError("Must not contain NUL characters.")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("Must be text that can be encoded as UTF-8 (no lone surrogates).") from None
+    return value
+
+
 class Text(fields.String):
-    """A string without NUL characters, which PostgreSQL text columns cannot hold."""
+    """A string that can be stored: no NUL characters, no lone surrogates."""
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("metadata", {}).setdefault("pattern", "^[^\\u0000]*$")
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("Must not contain NUL characters.")
-        return text
+        return super()._deserialize(clean_text(value), attr, data, **kwargs)
+
+
+class EmailAddress(Text):
+    """An email address, trimmed and lower-cased: accounts are found case-insensitively, and a
+    phone keyboard's trailing space must not lock anyone out."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("validate", validate.Length(max=254))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        address = normalize_email(super()._deserialize(value, attr, data, **kwargs))
+        validate.Email()(address)
+        return address
+
+
+class Timezone(Text):
+    """A canonical IANA zone of a place ("America/New_York") or "UTC". Fixed offsets and legacy
+    names ("EST", "GMT+5", "US/Eastern") are refused: a patient set to one gets pushes an hour
+    off for half the year."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault("validate", validate.Length(min=1, max=64))
+        kwargs.setdefault("metadata", {}).setdefault("example", "America/New_York")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
+        zone = super()._deserialize(value, attr, data, **kwargs)
+        if not is_place_timezone(zone):
+            raise ValidationError('Must be a canonical IANA time zone of a place, such as "Europe/Berlin", or "UTC".')
+        return zone
 
 
 class StrictInteger(fields.Integer):
@@ -64,7 +109,7 @@ class Instant(fields.AwareDateTime):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.datetime:
         if not isinstance(value, str):
             raise ValidationError("Not a valid datetime.")
-        instant = super()._deserialize(value, attr, data, **kwargs)
+        instant = super()._deserialize(clean_text(value), attr, data, **kwargs)
         if not EARLIEST <= instant < LATEST:
             raise ValidationError("Must be between 2000-01-01 and 2100-01-01.")
         return instant.astimezone(UTC)
@@ -81,7 +126,7 @@ class ClockTime(fields.Field):
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr, data, **kwargs) -> dt.time:
-        if not isinstance(value, str) or not _HHMM.match(value):
+        if not isinstance(value, str) or not _HHMM.fullmatch(value):
             raise ValidationError('Must be a time of day as "HH:MM".')
         hours, minutes = value.split(":")
         return dt.time(int(hours), int(minutes))
@@ -96,12 +141,14 @@ class UUIDString(fields.UUID):
     def _deserialize(self, value: Any, attr, data, **kwargs) -> str:
         if not isinstance(value, str):
             raise ValidationError("Not a valid UUID.")
-        return str(super()._deserialize(value, attr, data, **kwargs))
+        return str(super()._deserialize(clean_text(value), attr, data, **kwargs))
 
 
 # apispec maps fields to OpenAPI types by class; register the custom ones explicitly.
 OPENAPI_FIELD_TYPES: dict[type, tuple[str, str | None]] = {
     Text: ("string", None),
+    EmailAddress: ("string", "email"),
+    Timezone: ("string", None),
     StrictInteger: ("integer", None),
     StrictFloat: ("number", None),
     StrictBoolean: ("boolean", None),

@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields, validate
 
+from diary.config import Config
 from diary.models import ROUTES
 from diary.schemas.fields import Instant, StrictFloat, StrictInteger, Text
 
@@ -19,7 +20,16 @@ class ProtocolSchema(Schema):
 class SessionInSchema(Schema):
     started_at = Instant(required=True)
     route = Text(required=True, validate=validate.OneOf(ROUTES))
-    dose_mg = StrictFloat(allow_none=True, validate=validate.Range(min=0, max=10000, min_inclusive=False))
+    # The docs state the default limits; the rule (MAX_DOSE_MG) is checked in the domain.
+    dose_mg = StrictFloat(
+        allow_none=True,
+        metadata={
+            "description": "mg; more than 0 and at most MAX_DOSE_MG (default 1000)",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "maximum": Config.MAX_DOSE_MG,
+        },
+    )
     notes = Text(allow_none=True, validate=validate.Length(max=2000))
 
 
