@@ -327,3 +327,19 @@ def count_statements(app: Flask, request) -> tuple[int, Any]:
     """The number of SQL statements sent while `request()` runs, and its response."""
     statements, resp = sql_statements(app, request)
     return len(statements), resp
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Skips, one line per reason with its count: without PostgreSQL or a browser, hundreds
+    of tests skip for the same two or three reasons, and a line each would bury the tally."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+        else:
+            reason = str(report.longrepr)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        terminalreporter.section("skipped, by reason")
+        for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+            terminalreporter.line(f"{count:5d}  {reason}")

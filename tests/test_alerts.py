@@ -36,6 +36,7 @@ from diary.models import Alert, Notification
 from diary.timeutil import UTC, local_date, utcnow
 from diary.worker import Worker
 from tests.conftest import Account, Api, fcm_config
+from tests.helpers import expect_error
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BERLIN = "Europe/Berlin"
@@ -181,12 +182,6 @@ def alert_view(alert: Alert) -> dict[str, Any]:
 def only_alert_view(world, alert_id: str) -> dict:
     with world.app.app_context():
         return alert_view(db.session.get(Alert, alert_id))
-
-
-def expect_error(resp, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.json
-    assert resp.json["status"] == status
-    assert resp.json["code"] == code
 
 
 def audit_rows(world) -> list[tuple]:
@@ -1077,6 +1072,17 @@ def test_a_resolution_note_is_at_most_2000_characters(clock, world, api, clinici
     expect_error(resp, 422, "validation_failed")
     assert "note" in resp.json["errors"]
     assert world.rows("SELECT status FROM alerts WHERE id = :id", id=a1.id) == [("open",)]
+
+
+@pytest.mark.parametrize("note", ["called \ud83e", "called\u0000"])
+def test_a_resolution_note_that_cannot_be_stored_is_422_and_resolves_nothing(clock, world, api, clinician, queue, note):
+    a1 = queue["alerts"][-1]
+
+    resp = api.post(f"/alerts/{a1.id}/resolve", {"note": note}, token=clinician.token)
+
+    expect_error(resp, 422, "validation_failed")
+    assert set(resp.json["errors"]) == {"note"}
+    assert world.rows("SELECT status, resolution_note FROM alerts WHERE id = :id", id=a1.id) == [("open", None)]
 
 
 def test_a_resolved_alert_no_longer_blocks_a_new_one(clock, world, api, clinician, queue):

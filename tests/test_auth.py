@@ -281,3 +281,23 @@ def test_hs256_vets_each_secret_once_and_still_refuses_an_asymmetric_key():
     for _ in range(2):  # refused every time, not only when first seen
         with pytest.raises(pyjwt.InvalidKeyError):
             hs256.prepare_key(pem)
+
+
+def test_login_email_is_trimmed_and_compared_case_insensitively(api, world, clinician):
+    padded = f"  {clinician.email.upper()} "
+    resp = api.post("/auth/token", {"email": padded, "password": PASSWORD})
+    assert resp.status_code == 200, resp.json
+
+
+@pytest.mark.parametrize("email", ["  ", " not-an-email ", "a@b@c.example", "ann@clinic.example\u0000"])
+def test_a_login_email_that_is_no_address_even_trimmed_is_422(api, email):
+    resp = api.post("/auth/token", {"email": email, "password": PASSWORD})
+    assert resp.status_code == 422, resp.json
+    assert set(resp.json["errors"]) == {"email"}
+
+
+@pytest.mark.parametrize("refresh_token", ["\ud83e", "token\u0000"])
+def test_a_refresh_token_that_cannot_be_stored_is_422(api, clinician, refresh_token):
+    resp = api.post("/auth/refresh", {"refresh_token": refresh_token})
+    assert resp.status_code == 422, resp.json
+    assert set(resp.json["errors"]) == {"refresh_token"}

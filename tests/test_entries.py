@@ -16,6 +16,7 @@ import pytest
 
 from diary.timeutil import UTC
 from tests.conftest import sql_statements
+from tests.helpers import expect_error, expect_invalid
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LATER = dt.datetime(2026, 4, 1, 12, 0, tzinfo=UTC)  # after both 2026 spring DST changes
@@ -131,25 +132,6 @@ def answers_totalling(total: int, items: int, spare_last: bool = True) -> list[i
     answers += [0] * (items - fill)
     assert sum(answers) == total
     return answers
-
-
-def expect_invalid(resp, *fields: str) -> dict[str, Any]:
-    """A 422 in the error envelope, naming exactly these fields."""
-    assert resp.status_code == 422, resp.json
-    body = resp.json
-    assert body["status"] == 422
-    assert body["code"] == "validation_failed"
-    assert body["message"]
-    assert set(body["errors"]) == set(fields), body["errors"]
-    return body["errors"]
-
-
-def expect_error(resp, status: int, code: str) -> None:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.is_json, resp.get_data(as_text=True)
-    assert resp.json["status"] == status
-    assert resp.json["code"] == code
-    assert resp.json["message"]
 
 
 def as_instant(value: Any) -> dt.datetime | None:
@@ -1455,3 +1437,110 @@ def test_no_token_is_401_before_the_body_is_looked_at(api, world):
     resp = api.post("/me/entries", {"mood": "not even close"})
 
     expect_error(resp, 401, "missing_token")
+
+
+# --------------------------------------------------------------------------- text that cannot be stored
+
+# Half of a surrogate pair: JSON can carry it ("\ud83e"), UTF-8 cannot encode it, so no
+# database can store it. A NUL cannot sit in a PostgreSQL text value.
+LONE_SURROGATE = "\ud83e"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("note", f"fine until {LONE_SURROGATE} here"),
+        ("note", "a\u0000b"),
+        ("recorded_at", "2026-03-01T10:00:00Z\u0000"),
+        ("recorded_at", f"2026-03-01T10:00:00Z{LONE_SURROGATE}"),
+        ("checkin_id", f"{uuid.UUID(int=1)}{LONE_SURROGATE}"),
+        ("side_effects", [f"nausea{LONE_SURROGATE}"]),
+    ],
+)
+def test_text_that_cannot_be_stored_is_a_422_naming_the_field(api, world, patient, field, value):
+    expect_invalid(log_entry(api, patient, entry(**{field: value})), field)
+    assert entry_count(world) == 0
+
+
+def test_an_id_with_a_nul_is_a_422_naming_the_id(api, world, patient):
+    expect_invalid(log_entry(api, patient, entry(id=f"{uuid.uuid4()}\u0000")), "id")
+    assert entry_count(world) == 0
+
+
+def test_a_patch_with_a_lone_surrogate_is_a_422_and_changes_nothing(api, world, patient):
+    stored = logged(api, patient, note="as it was")
+
+    expect_invalid(edit(api, patient, stored["id"], {"note": LONE_SURROGATE, "mood": 1}), "note")
+
+    assert (entry_row(world, stored["id"])["note"], entry_row(world, stored["id"])["mood"]) == ("as it was", 6)
+    assert kept_versions(world, stored["id"]) == []
+
+
+def test_a_batch_item_that_cannot_be_stored_is_invalid_and_every_other_item_is_stored(api, world, patient):
+    risky, broken, calm = entry(self_harm_thoughts=2), entry(note=f"x{LONE_SURROGATE}"), entry(mood=8)
+
+    resp = sync(api, patient, [risky, broken, calm])
+
+    assert resp.status_code == 200, resp.json
+    assert [(r["id"], r["status"]) for r in resp.json["results"]] == [
+        (risky["id"], "created"),
+        (broken["id"], "invalid"),
+        (calm["id"], "created"),
+    ]
+    assert set(resp.json["results"][1]["errors"]) == {"note"}
+    assert resp.json["safety"] == SAFETY
+    assert entry_row(world, broken["id"]) is None
+    assert entry_count(world, patient.id) == 2
+    assert world.rows("SELECT rule, status FROM alerts WHERE patient_id = :p", p=patient.id) == [("self_harm", "open")]
+
+
+@pytest.fixture
+def database_refuses_mood_seven(world, backend):
+    """A real refusal by the database itself, for an entry that passed validation; dropped
+    afterwards (the PostgreSQL schema outlives the test)."""
+    from sqlalchemy import text
+
+    from diary.extensions import db
+
+    create = {
+        "sqlite": [
+            "CREATE TRIGGER refuse_seven BEFORE INSERT ON entries WHEN NEW.mood = 7 "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        ],
+        "postgresql": [
+            "CREATE FUNCTION refuse_seven() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN IF NEW.mood = 7 THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$",
+            "CREATE TRIGGER refuse_seven BEFORE INSERT ON entries FOR EACH ROW EXECUTE FUNCTION refuse_seven()",
+        ],
+    }[backend]
+    drop = {
+        "sqlite": ["DROP TRIGGER refuse_seven"],
+        "postgresql": ["DROP TRIGGER refuse_seven ON entries", "DROP FUNCTION refuse_seven()"],
+    }[backend]
+
+    def run(statements: list[str]) -> None:
+        with world.app.app_context():
+            for statement in statements:
+                db.session.execute(text(statement))
+            db.session.commit()
+
+    run(create)
+    yield
+    run(drop)
+
+
+@pytest.mark.usefixtures("database_refuses_mood_seven")
+def test_a_batch_item_the_database_refuses_stands_alone(api, world, patient):
+    first, refused, last = entry(mood=6), entry(mood=7), entry(mood=5, self_harm_thoughts=1)
+
+    resp = sync(api, patient, [first, refused, last])
+
+    assert resp.status_code == 200, resp.json
+    # What the database said stays out of the answer.
+    assert resp.json["results"] == [
+        {"id": first["id"], "status": "created"},
+        {"id": refused["id"], "status": "invalid", "errors": {"body": ["the database refused this entry"]}},
+        {"id": last["id"], "status": "created"},
+    ]
+    assert resp.json["safety"] == SAFETY
+    assert sorted(r[0] for r in world.rows("SELECT mood FROM entries")) == [5, 6]

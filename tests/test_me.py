@@ -11,6 +11,7 @@ from sqlalchemy import select
 from diary.extensions import db
 from diary.models import Checkin, PatientProfile, TreatmentSession
 from diary.timeutil import UTC
+from tests.helpers import expect_error, expect_invalid
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-03-01T12:00:00Z"
@@ -53,23 +54,6 @@ def device_row(world, device_id: str) -> tuple:
     return user_id, platform, bool(active), deactivated_at is not None, reason
 
 
-def assert_error(resp, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.is_json
-    body = resp.json
-    assert body["status"] == status
-    assert body["code"] == code
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    return body
-
-
-def assert_invalid(resp, field: str) -> dict:
-    body = assert_error(resp, 422, "validation_failed")
-    assert list(body["errors"]) == [field], body
-    return body
-
-
 def entry_body(**overrides) -> dict:
     body = {
         "id": str(uuid.uuid4()),
@@ -99,7 +83,7 @@ def test_get_me_returns_exact_default_profile(api, patient):
 
 
 def test_get_me_without_token_is_401(api, patient):
-    assert_error(api.get("/me"), 401, "missing_token")
+    expect_error(api.get("/me"), 401, "missing_token")
 
 
 def test_get_me_with_tampered_token_is_401(api, patient):
@@ -109,8 +93,8 @@ def test_get_me_with_tampered_token_is_401(api, patient):
 
 
 def test_clinician_may_not_read_or_patch_me(api, clinician):
-    assert_error(api.get("/me", token=clinician.token), 403, "forbidden")
-    assert_error(api.patch("/me", {"push_enabled": False}, token=clinician.token), 403, "forbidden")
+    expect_error(api.get("/me", token=clinician.token), 403, "forbidden")
+    expect_error(api.patch("/me", {"push_enabled": False}, token=clinician.token), 403, "forbidden")
 
 
 @pytest.mark.parametrize(
@@ -191,7 +175,7 @@ def test_daily_reminder_time_null_clears_it(api, world, patient):
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "localtime", "posixrules", "", "europe/berlin", "UTC+1"])
 def test_patch_me_unknown_timezone_is_422_naming_timezone(api, world, patient, zone):
-    body = assert_invalid(api.patch("/me", {"timezone": zone}, token=patient.token), "timezone")
+    body = expect_invalid(api.patch("/me", {"timezone": zone}, token=patient.token), "timezone")
     assert isinstance(body["errors"]["timezone"], list)
     assert body["errors"]["timezone"]
     assert profile_row(world, patient.id)[0] == "America/New_York"
@@ -199,26 +183,26 @@ def test_patch_me_unknown_timezone_is_422_naming_timezone(api, world, patient, z
 
 @pytest.mark.parametrize("zone", [None, 5, ["Europe/Berlin"]])
 def test_patch_me_timezone_of_wrong_type_is_422(api, world, patient, zone):
-    assert_invalid(api.patch("/me", {"timezone": zone}, token=patient.token), "timezone")
+    expect_invalid(api.patch("/me", {"timezone": zone}, token=patient.token), "timezone")
     assert profile_row(world, patient.id)[0] == "America/New_York"
 
 
 @pytest.mark.parametrize("field", ["daily_reminder_time", "quiet_hours_start", "quiet_hours_end"])
 @pytest.mark.parametrize("value", ["25:00", "7:00", 700, "07:60", "07:00:00", "24:00", "", True])
 def test_patch_me_bad_clock_time_is_422_naming_the_field(api, world, patient, field, value):
-    assert_invalid(api.patch("/me", {field: value}, token=patient.token), field)
+    expect_invalid(api.patch("/me", {field: value}, token=patient.token), field)
     assert profile_row(world, patient.id) == ("America/New_York", None, dt.time(22, 0), dt.time(7, 0), True)
 
 
 @pytest.mark.parametrize("field", ["quiet_hours_start", "quiet_hours_end"])
 def test_patch_me_quiet_hours_may_not_be_null(api, world, patient, field):
-    assert_invalid(api.patch("/me", {field: None}, token=patient.token), field)
+    expect_invalid(api.patch("/me", {field: None}, token=patient.token), field)
     assert profile_row(world, patient.id) == ("America/New_York", None, dt.time(22, 0), dt.time(7, 0), True)
 
 
 @pytest.mark.parametrize("value", ["true", "false", 1, 0, None])
 def test_patch_me_push_enabled_must_be_a_real_boolean(api, world, patient, value):
-    assert_invalid(api.patch("/me", {"push_enabled": value}, token=patient.token), "push_enabled")
+    expect_invalid(api.patch("/me", {"push_enabled": value}, token=patient.token), "push_enabled")
     assert profile_row(world, patient.id)[4] is True
 
 
@@ -226,7 +210,7 @@ def test_patch_me_push_enabled_must_be_a_real_boolean(api, world, patient, value
 def test_patch_me_refuses_read_only_and_unknown_fields(api, world, patient, field):
     value = "someone-else@example.test" if field == "email" else str(uuid.uuid4())
     resp = api.patch("/me", {field: value, "push_enabled": False}, token=patient.token)
-    assert_invalid(resp, field)
+    expect_invalid(resp, field)
     # Nothing half-written: the valid field of the refused request was not applied.
     assert api.get("/me", token=patient.token).json["push_enabled"] is True
     me = api.get("/me", token=patient.token).json
@@ -236,13 +220,13 @@ def test_patch_me_refuses_read_only_and_unknown_fields(api, world, patient, fiel
 
 def test_patch_me_valid_and_invalid_field_writes_nothing(api, world, patient):
     resp = api.patch("/me", {"timezone": "Asia/Tokyo", "quiet_hours_end": "7:00"}, token=patient.token)
-    assert_invalid(resp, "quiet_hours_end")
+    expect_invalid(resp, "quiet_hours_end")
     assert profile_row(world, patient.id)[0] == "America/New_York"
 
 
 def test_patch_me_body_not_json_object(api, patient):
     resp = api.call("PATCH", "/me", token=patient.token, data="{not json", headers={"Content-Type": "application/json"})
-    assert_error(resp, 400, "bad_request")
+    expect_error(resp, 400, "bad_request")
     resp = api.patch("/me", ["timezone"], token=patient.token)
     assert resp.status_code == 422
 
@@ -306,7 +290,7 @@ def test_token_of_patient_a_moves_to_patient_b(api, world, clinician, patient):
     assert theirs.json["id"] == mine.json["id"]
     assert world.rows("SELECT user_id FROM devices WHERE token = 'shared-phone'") == [(other.id,)]
     # A no longer owns it: A cannot remove it, B can.
-    assert_error(api.delete(f"/me/devices/{mine.json['id']}", token=patient.token), 404, "not_found")
+    expect_error(api.delete(f"/me/devices/{mine.json['id']}", token=patient.token), 404, "not_found")
     assert device_row(world, mine.json["id"])[:3] == (other.id, "android", True)
     assert api.delete(f"/me/devices/{mine.json['id']}", token=other.token).status_code == 204
 
@@ -328,7 +312,7 @@ def test_token_of_patient_a_moves_to_patient_b(api, world, clinician, patient):
     ],
 )
 def test_register_device_invalid_is_422(api, world, patient, body, field):
-    assert_invalid(api.post("/me/devices", body, token=patient.token), field)
+    expect_invalid(api.post("/me/devices", body, token=patient.token), field)
     assert world.rows("SELECT count(*) FROM devices") == [(0,)]
 
 
@@ -339,18 +323,18 @@ def test_register_device_with_longest_allowed_token(api, world, patient):
 
 
 def test_register_device_without_token_is_401(api, world, patient):
-    assert_error(api.post("/me/devices", {"token": "t", "platform": "ios"}), 401, "missing_token")
+    expect_error(api.post("/me/devices", {"token": "t", "platform": "ios"}), 401, "missing_token")
     assert world.rows("SELECT count(*) FROM devices") == [(0,)]
 
 
 def test_delete_device_twice_is_404(api, patient):
     device_id = api.post("/me/devices", {"token": "tok", "platform": "ios"}, token=patient.token).json["id"]
     assert api.delete(f"/me/devices/{device_id}", token=patient.token).status_code == 204
-    assert_error(api.delete(f"/me/devices/{device_id}", token=patient.token), 404, "not_found")
+    expect_error(api.delete(f"/me/devices/{device_id}", token=patient.token), 404, "not_found")
 
 
 def test_delete_unknown_device_is_404(api, patient):
-    assert_error(api.delete(f"/me/devices/{uuid.uuid4()}", token=patient.token), 404, "not_found")
+    expect_error(api.delete(f"/me/devices/{uuid.uuid4()}", token=patient.token), 404, "not_found")
 
 
 def test_delete_another_users_device_is_404_and_leaves_it_active(api, world, clinician, patient):
@@ -358,7 +342,7 @@ def test_delete_another_users_device_is_404_and_leaves_it_active(api, world, cli
     device_id = api.post("/me/devices", {"token": "theirs", "platform": "ios"}, token=other.token).json["id"]
     foreign = api.delete(f"/me/devices/{device_id}", token=patient.token)
     missing = api.delete(f"/me/devices/{uuid.uuid4()}", token=patient.token)
-    assert_error(foreign, 404, "not_found")
+    expect_error(foreign, 404, "not_found")
     assert {k: v for k, v in foreign.json.items() if k != "request_id"} == {
         k: v for k, v in missing.json.items() if k != "request_id"
     }
@@ -417,7 +401,7 @@ def test_checkins_empty_list(api, patient):
 
 
 def test_checkins_bogus_status_is_422(api, patient):
-    assert_invalid(api.get("/me/checkins?status=bogus", token=patient.token), "status")
+    expect_invalid(api.get("/me/checkins?status=bogus", token=patient.token), "status")
 
 
 def test_checkins_lists_only_mine_newest_due_first_and_filters(api, world, clinician, patient):
@@ -467,7 +451,7 @@ def test_checkins_lists_only_mine_newest_due_first_and_filters(api, world, clini
 
 
 def test_clinician_may_not_list_my_checkins(api, clinician):
-    assert_error(api.get("/me/checkins", token=clinician.token), 403, "forbidden")
+    expect_error(api.get("/me/checkins", token=clinician.token), 403, "forbidden")
 
 
 # --- export ----------------------------------------------------------------------------
@@ -635,6 +619,27 @@ def test_export_includes_sessions_and_checkins(api, world, clinician, patient):
 
 
 def test_export_is_patient_only_and_not_audited_when_refused(api, world, clinician):
-    assert_error(api.get("/me/export", token=clinician.token), 403, "forbidden")
-    assert_error(api.get("/me/export"), 401, "missing_token")
+    expect_error(api.get("/me/export", token=clinician.token), 403, "forbidden")
+    expect_error(api.get("/me/export"), 401, "missing_token")
     assert world.rows("SELECT count(*) FROM audit_events WHERE action = 'patient.export'") == [(0,)]
+
+
+# --- text that cannot be stored, and time zones that drift ----------------------------
+
+LONE_SURROGATE = "\ud83e"
+
+
+@pytest.mark.parametrize("token", [f"fcm-{LONE_SURROGATE}", "fcm\u0000token"])
+def test_a_device_token_that_cannot_be_stored_is_422(api, world, patient, token):
+    expect_invalid(api.post("/me/devices", {"token": token, "platform": "android"}, token=patient.token), "token")
+    assert world.rows("SELECT count(*) FROM devices") == [(0,)]
+
+
+@pytest.mark.parametrize("zone", ["US/Eastern", "EST", "GMT+5", f"Europe/Berlin{LONE_SURROGATE}"])
+def test_patch_me_refuses_a_legacy_or_broken_zone_and_keeps_the_old_one(api, world, patient, zone):
+    expect_invalid(api.patch("/me", {"timezone": zone}, token=patient.token), "timezone")
+    assert profile_row(world, patient.id)[0] == "America/New_York"  # the fixture patient's zone
+
+
+def test_patch_me_refuses_a_clock_time_with_a_nul(api, world, patient):
+    expect_invalid(api.patch("/me", {"quiet_hours_end": "07:00\u0000"}, token=patient.token), "quiet_hours_end")

@@ -17,6 +17,7 @@ import pytest
 
 from diary.timeutil import UTC
 from tests.conftest import PASSWORD, Account, count_statements
+from tests.helpers import expect_error, expect_invalid
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BERLIN = "Europe/Berlin"
@@ -82,21 +83,6 @@ def walk(api, clinician: Account, limit: int) -> list[list[dict]]:
         if cursor is None:
             return pages
         assert len(pages) < 50, "pagination does not end"
-
-
-def expect_error(resp, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.is_json
-    assert resp.json["status"] == status
-    assert resp.json["code"] == code
-    assert resp.json["message"]
-    return resp.json
-
-
-def expect_invalid(resp, field: str) -> dict:
-    body = expect_error(resp, 422, "validation_failed")
-    assert list(body["errors"]) == [field], body
-    return body
 
 
 def cursor_of(raw: str) -> str:

@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from diary.extensions import db
 from diary.models import AuditEvent, EnrollmentCode
 from diary.timeutil import UTC
+from tests.helpers import expect_error, expect_invalid
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-03-01T12:00:00Z"
@@ -37,23 +38,6 @@ def create(api, clinician, headers=None, **body):
 def enroll(api, code: str, email: str | None = None, password: str = PASSWORD):
     email = email or f"p-{uuid.uuid4().hex[:8]}@example.test"
     return api.post("/auth/enroll", {"enrollment_code": code, "email": email, "password": password})
-
-
-def assert_error(resp, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.is_json
-    body = resp.json
-    assert body["status"] == status
-    assert body["code"] == code
-    assert isinstance(body["message"], str)
-    assert body["message"]
-    return body
-
-
-def assert_invalid(resp, field: str) -> dict:
-    body = assert_error(resp, 422, "validation_failed")
-    assert list(body["errors"]) == [field], body
-    return body
 
 
 def without_request_id(body: dict) -> dict:
@@ -159,7 +143,7 @@ def test_only_the_sha256_of_the_code_is_stored(api, world, clinician):
 
 @pytest.mark.parametrize("zone", ["Mars/Olympus", "localtime", "posixrules", "", "berlin", None, 1])
 def test_create_patient_bad_timezone_is_422(api, world, clinician, zone):
-    assert_invalid(create(api, clinician, timezone=zone), "timezone")
+    expect_invalid(create(api, clinician, timezone=zone), "timezone")
     assert world.rows("SELECT count(*) FROM users WHERE role = 'patient'") == [(0,)]
     assert world.rows("SELECT count(*) FROM enrollment_codes") == [(0,)]
     assert audit_count(world) == 0
@@ -180,7 +164,7 @@ def test_create_patient_bad_timezone_is_422(api, world, clinician, zone):
     ],
 )
 def test_create_patient_invalid_body_is_422_and_writes_nothing(api, world, clinician, body, field):
-    assert_invalid(create(api, clinician, **body), field)
+    expect_invalid(create(api, clinician, **body), field)
     assert world.rows("SELECT count(*) FROM users WHERE role = 'patient'") == [(0,)]
     assert world.rows("SELECT count(*) FROM patient_profiles") == [(0,)]
     assert audit_count(world) == 0
@@ -190,7 +174,7 @@ def test_create_patient_invalid_body_is_422_and_writes_nothing(api, world, clini
 def test_create_patient_missing_field_is_422(api, clinician, missing):
     body = {"display_name": "Pat", "timezone": "Europe/Berlin"}
     del body[missing]
-    assert_invalid(api.post("/patients", body, token=clinician.token), missing)
+    expect_invalid(api.post("/patients", body, token=clinician.token), missing)
 
 
 def test_create_patient_length_limits_are_inclusive(api, clinician):
@@ -206,9 +190,9 @@ def test_ops_and_patients_may_not_create_patients(api, world, clinic, clinician)
     patient = world.patient(clinician)
     before = world.rows("SELECT count(*) FROM users WHERE role = 'patient'")
     audits = audit_count(world)
-    assert_error(create(api, ops), 403, "forbidden")
-    assert_error(create(api, patient), 403, "forbidden")
-    assert_error(api.post("/patients", {"display_name": "P", "timezone": "UTC"}), 401, "missing_token")
+    expect_error(create(api, ops), 403, "forbidden")
+    expect_error(create(api, patient), 403, "forbidden")
+    expect_error(api.post("/patients", {"display_name": "P", "timezone": "UTC"}), 401, "missing_token")
     assert world.rows("SELECT count(*) FROM users WHERE role = 'patient'") == before
     assert audit_count(world) == audits
 
@@ -231,7 +215,7 @@ def test_code_enrols_once(api, world, clinician):
     ] in (True, 1)
 
     second = enroll(api, created["enrollment_code"])
-    assert_error(second, 401, "invalid_enrollment_code")
+    expect_error(second, 401, "invalid_enrollment_code")
     # The first enrolment stands: the email did not change.
     assert world.rows("SELECT email FROM users WHERE id = :id", id=created["id"]) == [(email,)]
 
@@ -242,13 +226,13 @@ def test_code_enrols_once(api, world, clinician):
 def test_code_expires_after_fourteen_days(api, clinician, clock):
     code = create(api, clinician).json["enrollment_code"]
     clock.advance(days=14, seconds=1)
-    assert_error(enroll(api, code), 401, "invalid_enrollment_code")
+    expect_error(enroll(api, code), 401, "invalid_enrollment_code")
 
 
 def test_code_expires_at_exactly_fourteen_days(api, clinician, clock):
     code = create(api, clinician).json["enrollment_code"]
     clock.advance(days=14)
-    assert_error(enroll(api, code), 401, "invalid_enrollment_code")
+    expect_error(enroll(api, code), 401, "invalid_enrollment_code")
 
 
 def test_code_still_works_just_before_expiry(api, clinician, clock):
@@ -277,18 +261,18 @@ def test_unknown_code_is_401_or_422(api, clinician, code):
     create(api, clinician)
     resp = enroll(api, code)
     if code == "":
-        assert_invalid(resp, "enrollment_code")
+        expect_invalid(resp, "enrollment_code")
     else:
-        assert_error(resp, 401, "invalid_enrollment_code")
+        expect_error(resp, 401, "invalid_enrollment_code")
 
 
 def test_enrol_with_email_in_use_is_409_and_code_stays_usable(api, world, clinician):
     code = create(api, clinician).json["enrollment_code"]
-    assert_error(enroll(api, code, email=clinician.email), 409, "email_taken")
-    assert_error(enroll(api, code, email=clinician.email.upper()), 409, "email_taken")
+    expect_error(enroll(api, code, email=clinician.email), 409, "email_taken")
+    expect_error(enroll(api, code, email=clinician.email.upper()), 409, "email_taken")
 
     other = world.patient(clinician)
-    assert_error(enroll(api, code, email=other.email), 409, "email_taken")
+    expect_error(enroll(api, code, email=other.email), 409, "email_taken")
 
     # Nothing was half-written: the code was not consumed.
     assert enroll(api, code).status_code == 201
@@ -296,7 +280,7 @@ def test_enrol_with_email_in_use_is_409_and_code_stays_usable(api, world, clinic
 
 def test_enrol_password_shorter_than_ten_is_422(api, world, clinician):
     created = create(api, clinician).json
-    assert_invalid(enroll(api, created["enrollment_code"], password="x" * 9), "password")
+    expect_invalid(enroll(api, created["enrollment_code"], password="x" * 9), "password")
     assert code_rows(world, created["id"])[0][4] is None
     assert world.rows("SELECT email FROM users WHERE id = :id", id=created["id"]) == [(None,)]
     assert enroll(api, created["enrollment_code"], password="x" * 10).status_code == 201
@@ -331,14 +315,14 @@ def test_reissue_replaces_the_old_code(api, world, clinician, clock):
         (sha256(old), clinician.id, NOW, later, None),
         (sha256(new), clinician.id, later, later + dt.timedelta(days=14), None),
     ]
-    assert_error(enroll(api, old), 401, "invalid_enrollment_code")
+    expect_error(enroll(api, old), 401, "invalid_enrollment_code")
     assert enroll(api, new).status_code == 201
 
 
 def test_reissue_after_enrolment_is_409(api, world, clinician):
     patient = world.patient(clinician)
     resp = api.post(f"/patients/{patient.id}/enrollment-code", token=clinician.token)
-    assert_error(resp, 409, "already_enrolled")
+    expect_error(resp, 409, "already_enrolled")
     assert world.rows("SELECT count(*) FROM enrollment_codes WHERE patient_id = :id", id=patient.id) == [(1,)]
 
 
@@ -350,7 +334,7 @@ def test_reissue_for_unknown_or_foreign_patient_is_404(api, world, clinician):
 
     resp = api.post(f"/patients/{foreign['id']}/enrollment-code", token=clinician.token)
     missing = api.post(f"/patients/{uuid.uuid4()}/enrollment-code", token=clinician.token)
-    assert_error(resp, 404, "not_found")
+    expect_error(resp, 404, "not_found")
     assert without_request_id(resp.json) == without_request_id(missing.json)
     assert audit_count(world) == audits
     # The foreign patient's code was not touched.
@@ -361,8 +345,8 @@ def test_ops_and_patients_may_not_reissue(api, world, clinic, clinician):
     ops = world.staff(clinic, role="ops")
     created = create(api, clinician).json
     patient = world.patient(clinician)
-    assert_error(api.post(f"/patients/{created['id']}/enrollment-code", token=ops.token), 403, "forbidden")
-    assert_error(api.post(f"/patients/{created['id']}/enrollment-code", token=patient.token), 403, "forbidden")
+    expect_error(api.post(f"/patients/{created['id']}/enrollment-code", token=ops.token), 403, "forbidden")
+    expect_error(api.post(f"/patients/{created['id']}/enrollment-code", token=patient.token), 403, "forbidden")
     assert enroll(api, created["enrollment_code"]).status_code == 201
 
 
@@ -398,8 +382,8 @@ def test_foreign_patient_is_404_like_a_missing_one_and_not_audited(api, world, c
 
     resp = api.get(f"/patients/{foreign.id}", token=clinician.token)
     missing = api.get(f"/patients/{uuid.uuid4()}", token=clinician.token)
-    assert_error(resp, 404, "not_found")
-    assert_error(missing, 404, "not_found")
+    expect_error(resp, 404, "not_found")
+    expect_error(missing, 404, "not_found")
     assert without_request_id(resp.json) == without_request_id(missing.json)
     assert audit_count(world) == audits
 
@@ -409,8 +393,8 @@ def test_foreign_patient_is_404_like_a_missing_one_and_not_audited(api, world, c
 
 def test_staff_and_patient_ids_are_not_patients(api, world, clinic, clinician):
     ops = world.staff(clinic, role="ops")
-    assert_error(api.get(f"/patients/{ops.id}", token=clinician.token), 404, "not_found")
-    assert_error(api.get(f"/patients/{clinician.id}", token=clinician.token), 404, "not_found")
+    expect_error(api.get(f"/patients/{ops.id}", token=clinician.token), 404, "not_found")
+    expect_error(api.get(f"/patients/{clinician.id}", token=clinician.token), 404, "not_found")
     assert audit_count(world) == 0
 
 
@@ -418,9 +402,9 @@ def test_ops_and_patients_may_not_read_a_patient(api, world, clinic, clinician):
     ops = world.staff(clinic, role="ops")
     patient = world.patient(clinician)
     audits = audit_count(world)
-    assert_error(api.get(f"/patients/{patient.id}", token=ops.token), 403, "forbidden")
-    assert_error(api.get(f"/patients/{patient.id}", token=patient.token), 403, "forbidden")
-    assert_error(api.get(f"/patients/{patient.id}"), 401, "missing_token")
+    expect_error(api.get(f"/patients/{patient.id}", token=ops.token), 403, "forbidden")
+    expect_error(api.get(f"/patients/{patient.id}", token=patient.token), 403, "forbidden")
+    expect_error(api.get(f"/patients/{patient.id}"), 401, "missing_token")
     assert audit_count(world) == audits
 
 
@@ -517,8 +501,8 @@ def test_generated_request_id_is_returned_and_stored(api, world, clinician, sent
 
 
 def test_refused_writes_leave_no_audit_row(api, world, clinician):
-    assert_invalid(create(api, clinician, timezone="Mars/Olympus"), "timezone")
-    assert_invalid(create(api, clinician, display_name=""), "display_name")
+    expect_invalid(create(api, clinician, timezone="Mars/Olympus"), "timezone")
+    expect_invalid(create(api, clinician, display_name=""), "display_name")
     assert audit_count(world) == 0
 
 
@@ -560,3 +544,54 @@ def test_audit_rows_cannot_be_changed_through_the_orm(api, world, clinician):
             db.session.flush()
         db.session.rollback()
     assert audit_rows(world) == before
+
+
+# --- text that cannot be stored, and time zones that drift ----------------------------
+
+LONE_SURROGATE = "\ud83e"  # JSON can carry it; UTF-8 cannot encode it, so no database can store it
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"display_name": f"Pat {LONE_SURROGATE}"}, "display_name"),
+        ({"display_name": "Pat\u0000"}, "display_name"),
+        ({"external_ref": f"MRN-{LONE_SURROGATE}"}, "external_ref"),
+        ({"external_ref": "MRN\u00001"}, "external_ref"),
+        ({"timezone": f"Europe/Berlin{LONE_SURROGATE}"}, "timezone"),
+    ],
+)
+def test_create_patient_with_text_that_cannot_be_stored_is_422(api, world, clinician, body, field):
+    expect_invalid(create(api, clinician, **body), field)
+    assert world.rows("SELECT count(*) FROM patient_profiles") == [(0,)]
+    assert audit_count(world) == 0
+
+
+# Legacy and fixed-offset names resolve, but to the wrong rules for a person: EST never
+# observes daylight saving time, so a patient in New York set to it gets pushes an hour off
+# all summer; the others are aliases or offsets, not places.
+@pytest.mark.parametrize(
+    "zone", ["EST", "GMT+5", "Etc/GMT+5", "US/Eastern", "EST5EDT", "CET", "GMT", "Etc/UTC", "Asia/Calcutta", "Zulu"]
+)
+def test_a_legacy_or_fixed_offset_zone_is_refused_by_name(api, world, clinician, zone):
+    body = expect_invalid(create(api, clinician, timezone=zone), "timezone")
+    assert "canonical IANA time zone of a place" in body["errors"]["timezone"][0]
+    assert world.rows("SELECT count(*) FROM patient_profiles") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "zone", ["UTC", "America/New_York", "Asia/Kolkata", "Europe/Amsterdam", "America/Argentina/Buenos_Aires"]
+)
+def test_a_place_zone_or_utc_is_accepted(api, clinician, zone):
+    resp = create(api, clinician, timezone=zone)
+    assert resp.status_code == 201, resp.json
+    assert resp.json["timezone"] == zone
+
+
+def test_enrolment_email_is_trimmed_and_lower_cased(api, world, clinician):
+    created = create(api, clinician).json
+    resp = enroll(api, created["enrollment_code"], email="  New.Patient@Clinic.EXAMPLE ")
+
+    assert resp.status_code == 201, resp.json
+    assert world.rows("SELECT email FROM users WHERE id = :id", id=created["id"]) == [("new.patient@clinic.example",)]
+    assert api.post("/auth/token", {"email": "new.patient@clinic.example", "password": PASSWORD}).status_code == 200

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from diary.timeutil import UTC
+from tests.helpers import expect_error, expect_invalid
 
 NOW = dt.datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-03-06T12:00:00Z"
@@ -94,21 +95,6 @@ def recorded(api, clinician, patient_id: str, **body: Any) -> dict[str, Any]:
 
 def by_label(session: dict[str, Any]) -> dict[str, str]:
     return {c["label"]: c["id"] for c in session["checkins"]}
-
-
-def expect_error(resp, status: int, code: str) -> dict[str, Any]:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.is_json
-    assert resp.json["status"] == status
-    assert resp.json["code"] == code
-    assert resp.json["message"]
-    return resp.json
-
-
-def expect_invalid(resp, field: str) -> dict[str, Any]:
-    body = expect_error(resp, 422, "validation_failed")
-    assert list(body["errors"]) == [field], body["errors"]
-    return body
 
 
 def iso(value: Any) -> str | None:
@@ -904,3 +890,37 @@ def test_a_move_that_closes_a_window_already_past_expires_the_checkin(api, world
     # +1d: 10:00Z Mar 7 = 05:00 EST, quiet -> 07:00 EST = 12:00Z; still open.
     assert (*stored["+1d"][1:3], stored["+1d"][4]) == ("2026-03-07T12:00:00Z", "2026-03-08T00:00:00Z", "pending")
     assert pushes[f"checkin:{ids['+1d']}"][2:] == ("pending", "2026-03-07T12:00:00Z", "2026-03-07T12:00:00Z", None)
+
+
+# --- dose limits and text that cannot be stored -------------------------------------------
+
+
+@pytest.mark.parametrize("dose", [1000, 0.01, 999.99])
+def test_a_dose_up_to_max_dose_mg_is_accepted(api, world, clinician, patient, dose):
+    assert recorded(api, clinician, patient.id, dose_mg=dose)["dose_mg"] == dose
+
+
+@pytest.mark.parametrize("dose", [9500, 1000.01, 0, -0.5])
+def test_a_dose_outside_zero_to_max_dose_mg_is_422_and_records_nothing(api, world, clinician, patient, dose):
+    body = expect_invalid(record(api, clinician, patient.id, dose_mg=dose), "dose_mg")
+    assert body["errors"]["dose_mg"] == ["must be more than 0 and at most 1000 mg"]
+    assert count(world, "treatment_sessions") == 0
+    assert count(world, "checkins") == 0
+
+
+def test_max_dose_mg_is_configuration(make_app, world, clinician, patient):
+    from tests.conftest import Api
+
+    api = Api(make_app(MAX_DOSE_MG=200.0).test_client())
+    assert record(api, clinician, patient.id, dose_mg=200).status_code == 201
+    body = expect_invalid(record(api, clinician, patient.id, dose_mg=200.5), "dose_mg")
+    assert body["errors"]["dose_mg"] == ["must be more than 0 and at most 200 mg"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("notes", "infusion \ud83e"), ("notes", "a\u0000b"), ("started_at", "2026-03-01T09:00:00Z\u0000")],
+)
+def test_session_text_that_cannot_be_stored_is_422(api, world, clinician, patient, field, value):
+    expect_invalid(record(api, clinician, patient.id, **{field: value}), field)
+    assert count(world, "treatment_sessions") == 0

@@ -22,6 +22,7 @@ import pytest
 from diary.extensions import db
 from diary.models import SIDE_EFFECTS
 from tests.conftest import Account, Api, count_statements
+from tests.helpers import expect_error, expect_invalid
 
 BERLIN = "Europe/Berlin"
 KIRITIMATI = "Pacific/Kiritimati"
@@ -87,21 +88,6 @@ def summary(api, clinician: Account, patient_id: str, **query: str) -> dict:
 
 def approx_rows(rows: list[dict]) -> list:
     return [pytest.approx(row) for row in rows]
-
-
-def expect_error(resp, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.is_json
-    assert resp.json["status"] == status
-    assert resp.json["code"] == code
-    assert resp.json["message"]
-    return resp.json
-
-
-def expect_invalid(resp, field: str) -> dict:
-    body = expect_error(resp, 422, "validation_failed")
-    assert list(body["errors"]) == [field], body
-    return body
 
 
 def execute(world, sql: str, **params: Any) -> None:
@@ -400,6 +386,46 @@ def test_effect_days_null_while_the_run_goes_on_or_without_baseline(clock, world
     body = summary(api, clinician, no_effect.id, **window)
     assert body["sessions"][0]["baseline"] == {"mood": 5.0, "anxiety": 4.0}
     assert body["sessions"][0]["effect_days"] == 0
+
+
+def test_effect_days_count_the_session_day_from_the_dose_on(clock, world, api):
+    """API.md v1.1: on the session's local day only the entries recorded after its start count.
+    Sessions at 2026-02-10 09:00Z = 10:00 CET; baseline Feb 3..9 mood 5 for both patients."""
+    clinician, improved = begin(clock, world, "2026-02-14T12:00:00Z")
+    only_before = world.patient(clinician, BERLIN)
+    for patient in (improved, only_before):
+        for day in range(3, 10):
+            add_entry(api, patient, f"2026-02-{day:02d}T12:00:00Z", 5, 4)
+
+    # Feb 10: 2 at 08:00 CET (before the dose), 7 and 6 after it. The whole day's mean,
+    # (2 + 7 + 6) / 3 = 5, is not above 5; after the dose, (7 + 6) / 2 = 6.5 is.
+    add_entry(api, improved, "2026-02-10T07:00:00Z", 2, 4)
+    add_entry(api, improved, "2026-02-10T11:00:00Z", 7, 4)
+    add_entry(api, improved, "2026-02-10T15:00:00Z", 6, 4)
+    add_entry(api, improved, "2026-02-11T12:00:00Z", 8, 4)  # 8 > 5: the run goes on
+    # Feb 12: no entry, neither extends nor ends the run.
+    add_entry(api, improved, "2026-02-13T12:00:00Z", 5, 4)  # 5 is not above 5: the run ends at 2
+
+    # Feb 10: entries before the dose and at its very instant only (not after it): the session's
+    # day has no value, so it neither extends nor ends the run; Feb 11 (7) counts, Feb 12 (4) ends it.
+    add_entry(api, only_before, "2026-02-10T06:00:00Z", 1, 4)
+    add_entry(api, only_before, "2026-02-10T09:00:00Z", 1, 4)
+    add_entry(api, only_before, "2026-02-11T12:00:00Z", 7, 4)
+    add_entry(api, only_before, "2026-02-12T12:00:00Z", 4, 4)
+
+    for patient in (improved, only_before):
+        add_session(api, clinician, patient, "2026-02-10T09:00:00Z")
+    window = {"from": "2026-02-01", "to": "2026-02-14"}
+
+    first = summary(api, clinician, improved.id, **window)["sessions"][0]
+    assert first["baseline"] == {"mood": 5.0, "anxiety": 4.0}
+    assert first["effect_days"] == 2  # Feb 10 (6.5 after the dose) and Feb 11 (8)
+
+    second = summary(api, clinician, only_before.id, **window)["sessions"][0]
+    assert second["effect_days"] == 1  # Feb 11 only
+    # The daily means themselves are still whole-day means.
+    daily = {d["date"]: d["mood_mean"] for d in summary(api, clinician, improved.id, **window)["daily"]}
+    assert daily["2026-02-10"] == 5.0
 
 
 def test_session_checkins_and_adherence(clock, world, api):
