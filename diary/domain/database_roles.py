@@ -182,15 +182,24 @@ def _verified(role: str, database: str, schema: str, expected: dict[str, tuple[s
         for privilege in held
         if privilege != "USAGE"
     ]
-    held = db.session.execute(
-        text("SELECT has_schema_privilege(:role, :schema, 'CREATE'), has_database_privilege(:role, :db, 'CREATE')"),
+    connect, usage, create_in_schema, create_in_database = db.session.execute(
+        text(
+            "SELECT has_database_privilege(:role, :db, 'CONNECT'), has_schema_privilege(:role, :schema, 'USAGE'),"
+            " has_schema_privilege(:role, :schema, 'CREATE'), has_database_privilege(:role, :db, 'CREATE')"
+        ),
         {"role": role, "schema": schema, "db": database},
     ).one()
-    broader += [
-        what
-        for what, granted in zip((f"CREATE on schema {schema}", f"CREATE on database {database}"), held, strict=True)
-        if granted
-    ]
+    if not (connect and usage):
+        # A table owner that owns neither the database nor the schema can only warn on
+        # those two grants; the role usually holds them through PUBLIC anyway.
+        raise AppRoleRefused(
+            f"role {role!r} lacks CONNECT on database {database} or USAGE on schema {schema};"
+            " grant them as the database owner, then run this again"
+        )
+    if create_in_schema:
+        broader.append(f"CREATE on schema {schema}")
+    if create_in_database:
+        broader.append(f"CREATE on database {database}")
     # PostgreSQL 15 lets a non-superuser be granted this setting, which switches triggers off.
     if db.session.scalar(text("SELECT current_setting('server_version_num')::int >= 150000")) and db.session.scalar(
         text("SELECT has_parameter_privilege(:role, 'session_replication_role', 'SET')"), {"role": role}
