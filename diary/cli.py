@@ -68,6 +68,21 @@ def erase_patient(patient_id: str, yes: bool) -> None:
     _print({"erased": patient_id, "rows": counts})
 
 
+@diary_cli.command("grant-app-role")
+@click.argument("role")
+def grant_app_role(role: str) -> None:
+    """Grant the PostgreSQL role ROLE exactly what the API and worker need (run as the owner after `db upgrade`)."""
+    from diary.domain.database_roles import grant_app_role as grant
+
+    try:
+        grants = grant(role)
+    except DomainError as err:
+        db.session.rollback()
+        raise click.ClickException(err.message) from err
+    db.session.commit()
+    _print(vars(grants))
+
+
 @diary_cli.command("worker")
 @click.option("--once", is_flag=True, help="Run one round of every job, then exit.")
 @click.option("--until-idle", is_flag=True, help="Tick until nothing is due (or --max-seconds pass), then exit.")

@@ -12,8 +12,8 @@ from diary.models.base import UTCDateTime, new_id, now_utc
 class AuditEvent(db.Model):
     """Who touched which patient's data, when. Ids and action names only, never PHI.
 
-    Append-only: the ORM refuses updates and deletes below, and the migration adds
-    database triggers that refuse them from any client.
+    Append-only: the ORM refuses updates and deletes below, and the migrations add
+    database triggers that refuse them (and TRUNCATE) from any client.
     """
 
     __tablename__ = "audit_events"
@@ -32,6 +32,8 @@ class AuditEvent(db.Model):
     resource_type: Mapped[str] = mapped_column(String(32))
     resource_id: Mapped[str | None] = mapped_column(String(36))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # The request path of an access_denied event: it holds ids only, never PHI.
+    path: Mapped[str | None] = mapped_column(String(512))
 
 
 @event.listens_for(Session, "before_flush")
