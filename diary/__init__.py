@@ -82,11 +82,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from diary import (
         database,
+        denials,
         models,  # noqa: F401  (register every table with the metadata)
         observability,
         ratelimit,
     )
     from diary.api import register_blueprints
+    from diary.converters import IdConverter
     from diary.domain import tokens
     from diary.errors import register_error_handlers
     from diary.extensions import api, db, migrate
@@ -102,8 +104,10 @@ def _init_extensions(app: Flask) -> None:
 
     for field_class, (type_, format_) in OPENAPI_FIELD_TYPES.items():
         api.ma_plugin.map_to_openapi_type(field_class, type_, format_)
+    app.url_map.converters["id"] = IdConverter
     register_blueprints(api)
     register_error_handlers(app)
+    denials.init_app(app)
     observability.init_app(app)
 
 

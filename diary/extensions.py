@@ -23,7 +23,9 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 
 
-# Imported late: the error module must not import this one back.
+from diary.converters import IdConverter, id_parameter_schema  # noqa: E402
 from diary.errors import DiaryApi  # noqa: E402
 
 api = DiaryApi()
+# Documented once here; every app built by the factory registers the converter on its URL map.
+api.register_converter(IdConverter, id_parameter_schema)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
@@ -52,13 +53,23 @@ def _security_headers(req, response: Response) -> None:
     response.headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
 
 
+_CONVERTER = re.compile(r"<\w+:(\w+)>")
+
+
+@functools.cache
+def _route_label(rule: str) -> str:
+    """ "/api/v1/patients/<id:patient_id>" as "/api/v1/patients/<patient_id>": the label names
+    the parameter, not how the router matches it (computed once per route)."""
+    return _CONVERTER.sub(r"<\1>", rule)
+
+
 def _after(response: Response) -> Response:
     req = request._get_current_object()
     request_id = g.get("request_id")
     response.headers["X-Request-ID"] = request_id or ""
     _security_headers(req, response)
     # Templated rule, never the raw path: ids in paths would explode label cardinality.
-    endpoint = req.url_rule.rule if req.url_rule else "unmatched"
+    endpoint = _route_label(req.url_rule.rule) if req.url_rule else "unmatched"
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     metrics.REQUESTS.labels(req.method, endpoint, str(response.status_code)).inc()
     metrics.LATENCY.labels(req.method, endpoint).observe(elapsed)

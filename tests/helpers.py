@@ -23,3 +23,20 @@ def expect_invalid(resp, *fields: str) -> dict[str, Any]:
     assert set(body["errors"]) == set(fields), body["errors"]
     assert all(isinstance(m, list | dict) and m for m in body["errors"].values()), body["errors"]
     return body
+
+
+def denials(world) -> list[tuple]:
+    """The `access_denied` audit events, sorted: (actor_id, actor_role, clinic_id, patient_id,
+    resource_type, resource_id, path)."""
+    return sorted(
+        world.rows(
+            "SELECT actor_id, actor_role, clinic_id, patient_id, resource_type, resource_id, path "
+            "FROM audit_events WHERE action = 'access_denied'"
+        )
+    )
+
+
+def denied(staff, resource_type: str, resource_id: str, path: str) -> tuple:
+    """The access_denied event `staff` leaves by asking for `resource_id` at `path`."""
+    patient_id = resource_id if resource_type == "patient" else None
+    return (staff.id, "clinician", staff.clinic_id, patient_id, resource_type, resource_id, path)

@@ -36,7 +36,7 @@ from diary.models import Alert, Notification
 from diary.timeutil import UTC, local_date, utcnow
 from diary.worker import Worker
 from tests.conftest import Account, Api, fcm_config
-from tests.helpers import expect_error
+from tests.helpers import denials, denied, expect_error
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BERLIN = "Europe/Berlin"
@@ -987,10 +987,18 @@ def test_a_bad_queue_query_is_422(clock, api, clinician, queue, query, field_nam
 def test_another_clinics_alert_is_not_found(clock, world, api, clinician, queue):
     foreign = queue["foreign"]
 
+    expected = []
     for action, body in (("acknowledge", None), ("resolve", {"note": "not ours"})):
+        unknown = str(uuid.uuid4())
         expect_error(api.post(f"/alerts/{foreign.id}/{action}", body, token=clinician.token), 404, "not_found")
-        expect_error(api.post(f"/alerts/{uuid.uuid4()}/{action}", body, token=clinician.token), 404, "not_found")
+        expect_error(api.post(f"/alerts/{unknown}/{action}", body, token=clinician.token), 404, "not_found")
+        expected += [
+            denied(clinician, "alert", alert_id, f"/api/v1/alerts/{alert_id}/{action}")
+            for alert_id in (foreign.id, unknown)
+        ]
     assert world.rows("SELECT status, acknowledged_at FROM alerts WHERE id = :id", id=foreign.id) == [("open", None)]
+    # Each attempt is audited: who asked, for which id, by which path.
+    assert denials(world) == sorted(expected)
     # Their own staff see it, and only it.
     resp = api.get("/alerts", token=queue["elsewhere"].token)
     assert [i["id"] for i in resp.json["items"]] == [foreign.id]

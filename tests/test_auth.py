@@ -74,7 +74,7 @@ def test_inactive_user_cannot_log_in_or_use_tokens(api, world, clinician):
         db.session.commit()
 
     assert api.post("/auth/token", {"email": clinician.email, "password": PASSWORD}).status_code == 401
-    assert api.get("/patients/x", token=clinician.token).status_code == 401
+    assert api.get(f"/patients/{clinician.id}", token=clinician.token).status_code == 401
     assert api.post("/auth/refresh", {"refresh_token": clinician.refresh_token}).status_code == 401
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from diary.extensions import db
 from diary.models import AuditEvent, EnrollmentCode
 from diary.timeutil import UTC
-from tests.helpers import expect_error, expect_invalid
+from tests.helpers import denials, denied, expect_error, expect_invalid
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-03-01T12:00:00Z"
@@ -332,11 +332,19 @@ def test_reissue_for_unknown_or_foreign_patient_is_404(api, world, clinician):
     foreign = create(api, foreign_clinician).json
     audits = audit_count(world)
 
+    unknown = str(uuid.uuid4())
     resp = api.post(f"/patients/{foreign['id']}/enrollment-code", token=clinician.token)
-    missing = api.post(f"/patients/{uuid.uuid4()}/enrollment-code", token=clinician.token)
+    missing = api.post(f"/patients/{unknown}/enrollment-code", token=clinician.token)
     expect_error(resp, 404, "not_found")
     assert without_request_id(resp.json) == without_request_id(missing.json)
-    assert audit_count(world) == audits
+    # Both attempts are audited, and nothing else is.
+    assert audit_count(world) == audits + 2
+    assert denials(world) == sorted(
+        [
+            denied(clinician, "patient", foreign["id"], f"/api/v1/patients/{foreign['id']}/enrollment-code"),
+            denied(clinician, "patient", unknown, f"/api/v1/patients/{unknown}/enrollment-code"),
+        ]
+    )
     # The foreign patient's code was not touched.
     assert enroll(api, foreign["enrollment_code"]).status_code == 201
 
@@ -374,18 +382,25 @@ def test_any_clinician_of_the_clinic_may_read(api, world, clinic, clinician):
     assert api.get(f"/patients/{created['id']}", token=colleague.token).status_code == 200
 
 
-def test_foreign_patient_is_404_like_a_missing_one_and_not_audited(api, world, clinician):
+def test_foreign_patient_is_404_like_a_missing_one_and_both_attempts_are_audited(api, world, clinician):
     other_clinic = world.clinic("Elsewhere")
     foreign_clinician = world.staff(other_clinic)
     foreign = world.patient(foreign_clinician)
     audits = audit_count(world)
+    unknown = str(uuid.uuid4())
 
     resp = api.get(f"/patients/{foreign.id}", token=clinician.token)
-    missing = api.get(f"/patients/{uuid.uuid4()}", token=clinician.token)
+    missing = api.get(f"/patients/{unknown}", token=clinician.token)
     expect_error(resp, 404, "not_found")
     expect_error(missing, 404, "not_found")
     assert without_request_id(resp.json) == without_request_id(missing.json)
-    assert audit_count(world) == audits
+    assert audit_count(world) == audits + 2
+    assert denials(world) == sorted(
+        [
+            denied(clinician, "patient", foreign.id, f"/api/v1/patients/{foreign.id}"),
+            denied(clinician, "patient", unknown, f"/api/v1/patients/{unknown}"),
+        ]
+    )
 
     # Their own clinic sees them.
     assert api.get(f"/patients/{foreign.id}", token=foreign_clinician.token).status_code == 200
@@ -395,7 +410,13 @@ def test_staff_and_patient_ids_are_not_patients(api, world, clinic, clinician):
     ops = world.staff(clinic, role="ops")
     expect_error(api.get(f"/patients/{ops.id}", token=clinician.token), 404, "not_found")
     expect_error(api.get(f"/patients/{clinician.id}", token=clinician.token), 404, "not_found")
-    assert audit_count(world) == 0
+    assert audit_count(world) == 2
+    assert denials(world) == sorted(
+        [
+            denied(clinician, "patient", ops.id, f"/api/v1/patients/{ops.id}"),
+            denied(clinician, "patient", clinician.id, f"/api/v1/patients/{clinician.id}"),
+        ]
+    )
 
 
 def test_ops_and_patients_may_not_read_a_patient(api, world, clinic, clinician):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from diary.timeutil import UTC
-from tests.helpers import expect_error, expect_invalid
+from tests.helpers import denials, denied, expect_error, expect_invalid
 
 NOW = dt.datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
 NOW_ISO = "2026-03-06T12:00:00Z"
@@ -493,15 +493,33 @@ def test_another_clinics_patient_is_404_and_nothing_is_written(api, world, clini
     unknown = str(uuid.uuid4())
     audits = count(world, "audit_events")
 
+    expected = []
     for patient_id in (theirs.id, unknown):
+        session_id = str(uuid.uuid4())
         expect_error(record(api, clinician, patient_id), 404, "not_found")
         expect_error(api.get(f"/patients/{patient_id}/sessions", token=clinician.token), 404, "not_found")
         expect_error(
-            api.delete(f"/patients/{patient_id}/sessions/{uuid.uuid4()}", token=clinician.token), 404, "not_found"
+            api.delete(f"/patients/{patient_id}/sessions/{session_id}", token=clinician.token), 404, "not_found"
         )
+        sessions = f"/api/v1/patients/{patient_id}/sessions"
+        expected += [denied(clinician, "patient", patient_id, path) for path in (sessions, sessions)]
+        expected.append(denied(clinician, "patient", patient_id, f"{sessions}/{session_id}"))
 
     assert count(world, "treatment_sessions") == count(world, "checkins") == count(world, "notifications") == 0
-    assert count(world, "audit_events") == audits
+    # Nothing but the six attempts, each audited.
+    assert count(world, "audit_events") == audits + 6
+    assert denials(world) == sorted(expected)
+
+
+def test_another_clinics_session_under_ones_own_patient_is_404_and_audited(api, world, clinician, patient):
+    other = world.staff(world.clinic())
+    foreign = recorded(api, other, world.patient(other, NY).id)
+    path = f"/api/v1/patients/{patient.id}/sessions/{foreign['id']}"
+
+    expect_error(api.delete(path, token=clinician.token), 404, "not_found")
+
+    assert world.rows("SELECT deleted_at FROM treatment_sessions WHERE id = :id", id=foreign["id"]) == [(None,)]
+    assert denials(world) == [denied(clinician, "session", foreign["id"], path)]
 
 
 @pytest.mark.parametrize("role", ["patient", "ops"])

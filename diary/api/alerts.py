@@ -25,7 +25,7 @@ class Alerts(MethodView):
         return page
 
 
-@blp.route("/<alert_id>/acknowledge")
+@blp.route("/<id:alert_id>/acknowledge")
 class Acknowledge(MethodView):
     @authenticated("clinician", "ops")
     @blp.response(200, AlertSchema)
@@ -37,7 +37,7 @@ class Acknowledge(MethodView):
         return alert
 
 
-@blp.route("/<alert_id>/resolve")
+@blp.route("/<id:alert_id>/resolve")
 class Resolve(MethodView):
     @authenticated("clinician", "ops")
     @blp.arguments(ResolveSchema)

@@ -67,7 +67,7 @@ class EntryBatch(MethodView):
         return outcome
 
 
-@blp.route("/entries/<entry_id>")
+@blp.route("/entries/<id:entry_id>")
 class EntryById(MethodView):
     @authenticated("patient")
     @blp.response(200, EntrySchema)

@@ -50,7 +50,7 @@ class Devices(MethodView):
         return device, 201 if created else 200
 
 
-@blp.route("/devices/<device_id>")
+@blp.route("/devices/<id:device_id>")
 class DeviceById(MethodView):
     @authenticated()
     @blp.response(204)

@@ -34,7 +34,7 @@ class Patients(MethodView):
         return invitation
 
 
-@blp.route("/<patient_id>")
+@blp.route("/<id:patient_id>")
 class PatientById(MethodView):
     @authenticated("clinician")
     @blp.response(200, PatientSchema)
@@ -45,7 +45,7 @@ class PatientById(MethodView):
         return profile
 
 
-@blp.route("/<patient_id>/summary")
+@blp.route("/<id:patient_id>/summary")
 class Summary(MethodView):
     @authenticated("clinician")
     @blp.arguments(SummaryQuerySchema, location="query")
@@ -57,7 +57,7 @@ class Summary(MethodView):
         return result
 
 
-@blp.route("/<patient_id>/enrollment-code")
+@blp.route("/<id:patient_id>/enrollment-code")
 class EnrollmentCode(MethodView):
     @authenticated("clinician")
     @blp.response(201, EnrolmentSchema)

@@ -11,7 +11,7 @@ from diary.schemas.sessions import ProtocolSchema, SessionInSchema, SessionSchem
 blp = Blueprint("sessions", __name__, url_prefix="/api/v1", description="Treatment sessions and the check-in protocol")
 
 
-@blp.route("/patients/<patient_id>/sessions")
+@blp.route("/patients/<id:patient_id>/sessions")
 class Sessions(MethodView):
     @authenticated("clinician")
     @blp.arguments(SessionInSchema)
@@ -31,7 +31,7 @@ class Sessions(MethodView):
         return listing
 
 
-@blp.route("/patients/<patient_id>/sessions/<session_id>")
+@blp.route("/patients/<id:patient_id>/sessions/<id:session_id>")
 class SessionById(MethodView):
     @authenticated("clinician")
     @blp.response(204)

@@ -27,7 +27,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from diary.domain import audit, outbox, safety
-from diary.domain.errors import Conflict, NotFound
+from diary.domain.errors import AccessDenied, Conflict
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
 from diary.domain.tokens import Actor
 from diary.domain.trends import TrendWindows, read_trend_windows
@@ -242,7 +242,7 @@ def escalate(now: dt.datetime) -> int:
 def alert_for_staff(staff: Actor, alert_id: str) -> Alert:
     alert = db.session.get(Alert, alert_id)
     if alert is None or alert.clinic_id != staff.clinic_id:
-        raise NotFound("alert not found")
+        raise AccessDenied(staff, "alert", alert_id)
     return alert
 
 

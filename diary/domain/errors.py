@@ -30,6 +30,18 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class AccessDenied(NotFound):
+    """Staff asked for a patient or resource outside their clinic (or one that does not
+    exist: the answer is the same 404, so ids cannot be probed). The attempt is audited
+    even though the request fails: it is the first thing an auditor asks for."""
+
+    def __init__(self, actor, resource_type: str, resource_id: str):
+        super().__init__(f"{resource_type} not found")
+        self.actor = actor
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from diary.domain import accounts, audit
-from diary.domain.errors import Conflict, NotFound
+from diary.domain.errors import AccessDenied, Conflict
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import PatientProfile
@@ -48,7 +48,7 @@ def patient_for_staff(staff: Actor, patient_id: str, *, action: str | None) -> P
         select(PatientProfile).where(PatientProfile.user_id == patient_id, PatientProfile.clinic_id == staff.clinic_id)
     )
     if profile is None:
-        raise NotFound("patient not found")
+        raise AccessDenied(staff, "patient", patient_id)
     if action is not None:
         audit.record(staff, action, patient_id=profile.user_id, resource_type="patient", resource_id=profile.user_id)
     return profile

@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from diary.domain import audit, outbox
-from diary.domain.errors import Invalid, NotFound
+from diary.domain.errors import AccessDenied, Invalid, NotFound
 from diary.domain.patients import patient_for_staff
 from diary.domain.scheduling import QuietHours, Slot, outside_quiet_hours, plan_checkins
 from diary.domain.tokens import Actor
@@ -186,7 +186,7 @@ def sessions_of(staff: Actor, patient_id: str) -> list[SessionRecord]:
 def delete(staff: Actor, patient_id: str, session_id: str) -> None:
     """DELETE /patients/{id}/sessions/{sid}: audited with the session it removes."""
     profile = patient_for_staff(staff, patient_id, action=None)
-    session = live_session(profile, session_id)
+    session = live_session(staff, profile, session_id)
     audit.record(staff, "session.delete", patient_id=profile.user_id, resource_type="session", resource_id=session.id)
     delete_session(session)
 
@@ -199,8 +199,11 @@ def patient_checkins(patient: Actor, status: str | None) -> list[Checkin]:
     return list(db.session.scalars(query.order_by(Checkin.due_at.desc())))
 
 
-def live_session(profile: PatientProfile, session_id: str) -> TreatmentSession:
+def live_session(staff: Actor, profile: PatientProfile, session_id: str) -> TreatmentSession:
+    """A session of this patient that was not deleted; another clinic's is an audited denial."""
     session = db.session.get(TreatmentSession, session_id)
+    if session is not None and session.clinic_id != staff.clinic_id:
+        raise AccessDenied(staff, "session", session_id)
     if session is None or session.patient_id != profile.user_id or session.deleted_at is not None:
         raise NotFound("session not found")
     return session
