@@ -25,6 +25,9 @@ from diary import create_app
 from diary.extensions import db
 from diary.timeutil import UTC, set_clock
 
+# The alert modules' shared fixtures (webhook receiver, hooked app, ops account).
+pytest_plugins = ["tests.alerting"]
+
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 
