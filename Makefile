@@ -1,5 +1,6 @@
 # The two commands a fresh machine needs: `make run` and `make test`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PORT ?= 5000
 VENV := .venv
 PY := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
@@ -19,14 +20,17 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@ $(RUN_STAMP)
 
-## run: the product on SQLite under instance/, push backend `log`, seeded demo, on 127.0.0.1:5000
+# Everything `make run` starts logs as readable text, and pushes to the log.
+RUN_ENV := PUSH_BACKEND=log LOG_FORMAT=text
+
+## run: the product on SQLite under instance/, push backend `log`, seeded demo, on 127.0.0.1:$(PORT) (make run PORT=5001)
 run: $(RUN_STAMP)
-	PUSH_BACKEND=log $(FLASK) db upgrade
-	PUSH_BACKEND=log $(FLASK) diary demo
+	$(RUN_ENV) $(FLASK) db upgrade
+	$(RUN_ENV) $(FLASK) diary demo --base-url http://127.0.0.1:$(PORT)
 	@echo ""
-	@echo "API docs: http://127.0.0.1:5000/api/v1/docs   (OpenAPI: /api/v1/openapi.json)"
+	@echo "API docs: http://127.0.0.1:$(PORT)/api/v1/docs   (OpenAPI: /api/v1/openapi.json)"
 	@echo "Log in:   POST /api/v1/auth/token with a demo email above and the demo password"
-	PUSH_BACKEND=log EMBEDDED_WORKER=1 LOG_FORMAT=text $(FLASK) run --host 127.0.0.1 --port 5000
+	$(RUN_ENV) EMBEDDED_WORKER=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## test: the whole suite (PostgreSQL/Redis runs too when TEST_DATABASE_URL/TEST_REDIS_URL are set)
 test: $(DEV_STAMP)

@@ -110,11 +110,12 @@ def worker(once: bool, until_idle: bool, max_seconds: float) -> None:
 
 
 @diary_cli.command("demo")
-def demo() -> None:
+@click.option("--base-url", default="http://127.0.0.1:5000", show_default=True, help="Where the app is served.")
+def demo(base_url: str) -> None:
     """Seed a demo clinic with staff and patients (idempotent); prints the logins."""
     from diary.demo import seed
 
-    summary = seed()
+    summary = seed(base_url.rstrip("/"))
     click.echo(json.dumps(summary, indent=2))
 
 

@@ -152,13 +152,16 @@ def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: 
         )
 
 
-def seed() -> dict[str, object]:
+def seed(base_url: str = "http://127.0.0.1:5000") -> dict[str, object]:
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == DEMO_CLINIC))
     created = clinic is None
     if created:
         rng = random.Random(20260301)  # noqa: S311  (reproducible invented data, not security)
         clinic = accounts.create_clinic(DEMO_CLINIC)
         staff = {role: accounts.create_staff(clinic, role, email, DEMO_PASSWORD) for role, email in STAFF}
+        # The clinician's phone, so the demo's alerts reach someone: with the log backend
+        # each alert push shows in the server log as `PUSH ... data={'type': 'alert', ...}`.
+        devices.register(staff["clinician"], "demo-device-clinician", "android")
         start = (utcnow() - dt.timedelta(days=DAYS)).replace(hour=0, minute=0, second=0, microsecond=0)
         for spec in PATIENTS:
             _seed_patient(staff["clinician"], spec, rng, start)
@@ -184,5 +187,5 @@ def seed() -> dict[str, object]:
         "patients": [spec.email for spec in PATIENTS],
         "patient_ids": {p.display_name: p.user_id for p in patients},
         "not_yet_enrolled": invite,
-        "docs": "http://127.0.0.1:5000/api/v1/docs",
+        "docs": f"{base_url}/api/v1/docs",
     }

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import uuid
 
 import pytest
 
 from diary.demo import DEMO_CLINIC, PATIENTS
+from diary.worker import Worker
 
 PASSWORD = "a-long-enough-password"
 
@@ -209,3 +211,27 @@ def test_demo_logins_work(cli, world):
     patient_id = summary["patient_ids"]["Alex Responder"]
     resp = world.api.get(f"/patients/{patient_id}", token=clinician["access_token"])
     assert resp.status_code == 200, resp.json
+
+
+def test_demo_alerts_reach_the_clinicians_phone_in_the_log(cli, world, app, caplog):
+    run_demo(cli)
+    (clinician_id,) = world.rows("SELECT id FROM users WHERE email = 'clinician@demo.example'")[0]
+    devices = world.rows("SELECT token, platform, active FROM devices WHERE user_id = :u", u=clinician_id)
+    assert [(token, platform, bool(active)) for token, platform, active in devices] == [
+        ("demo-device-clinician", "android", True)
+    ]
+    open_alerts = {alert_id for (alert_id,) in world.rows("SELECT id FROM alerts WHERE status = 'open'")}
+    assert open_alerts, "the worsening demo patient carries an open alert"
+
+    with caplog.at_level(logging.INFO, logger="diary.push"):
+        Worker(app, worker_id="demo-worker").tick()
+
+    pushed = [r.getMessage() for r in caplog.records if r.name == "diary.push"]
+    reached = {alert_id for alert_id in open_alerts if any(f"'alert_id': '{alert_id}'" in line for line in pushed)}
+    assert reached == open_alerts
+
+
+def test_demo_prints_the_urls_of_where_it_is_served(cli, world):
+    result = cli("demo", "--base-url", "http://127.0.0.1:5001/")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["docs"] == "http://127.0.0.1:5001/api/v1/docs"
