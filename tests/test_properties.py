@@ -6,13 +6,14 @@ import dataclasses
 import datetime as dt
 import uuid
 from fractions import Fraction
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diary.domain import scoring
 from diary.timeutil import UTC, local_date
+from tests.conftest import PASSWORD
 
 PHQ9_UPPER = [(4, "minimal"), (9, "mild"), (14, "moderate"), (19, "moderately_severe"), (27, "severe")]
 GAD7_UPPER = [(4, "minimal"), (9, "mild"), (14, "moderate"), (21, "severe")]
@@ -88,3 +89,77 @@ def post_entry(api, token: str, at: dt.datetime, mood: int) -> None:
         "/me/entries", {"id": str(uuid.uuid4()), "recorded_at": at.isoformat(), "mood": mood, "anxiety": 5}, token=token
     )
     assert resp.status_code == 201, resp.json
+
+
+# --- inputs no database can store, emails, zones ------------------------------------------
+
+UNSTORABLE_CHARACTERS = st.sampled_from(["\u0000", "\ud800", "\udbff", "\udc00", "\udfff", "\ud83e"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=st.text(max_size=40), bad=UNSTORABLE_CHARACTERS, position=st.integers(0, 40))
+def test_a_note_with_a_nul_or_lone_surrogate_anywhere_is_refused_by_name(
+    clock, world, clinician, api, text, bad, position
+):
+    patient = world.patient(clinician, timezone="UTC")
+    note = text[:position] + bad + text[position:]
+    body = {"id": str(uuid.uuid4()), "recorded_at": clock.now.isoformat(), "mood": 5, "anxiety": 5, "note": note}
+
+    resp = api.post("/me/entries", body, token=patient.token)
+
+    assert resp.status_code == 422, resp.json
+    assert set(resp.json["errors"]) == {"note"}
+    assert world.rows("SELECT count(*) FROM entries WHERE patient_id = :p", p=patient.id) == [(0,)]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    cases=st.lists(st.booleans(), min_size=30, max_size=30),
+    before=st.sampled_from(["", " ", "  ", "\t"]),
+    after=st.sampled_from(["", " ", "\n"]),
+)
+def test_any_casing_and_padding_of_an_email_logs_in(world, clinician, api, cases, before, after):
+    typed = "".join(c.upper() if up else c for c, up in zip(clinician.email, cases, strict=False))
+    typed += clinician.email[len(cases) :]
+    resp = api.post("/auth/token", {"email": f"{before}{typed}{after}", "password": PASSWORD})
+    assert resp.status_code == 200, resp.json
+
+
+# The areas of the tz database's place names (Area/Location); everything else is a link kept
+# for compatibility ("US/Eastern", "Canada/Pacific"), a fixed offset ("Etc/GMT+5") or an old
+# abbreviation ("EST", "CET").
+PLACE_AREAS = {
+    *("Africa", "America", "Antarctica", "Arctic", "Asia"),
+    *("Atlantic", "Australia", "Europe", "Indian", "Pacific"),
+}
+
+
+def _accepted(name: str) -> bool:
+    from marshmallow import ValidationError
+
+    from diary.schemas.fields import Timezone
+
+    try:
+        Timezone().deserialize(name)
+    except ValidationError:
+        return False
+    return True
+
+
+@given(st.sampled_from(sorted(available_timezones())))
+def test_only_place_zones_and_utc_are_accepted(name):
+    area = name.split("/", 1)[0] if "/" in name else None
+    if _accepted(name):
+        assert name == "UTC" or area in PLACE_AREAS, name
+        ZoneInfo(name)  # and it resolves
+    else:
+        assert name != "UTC"
+
+
+def test_the_zones_people_live_in_are_accepted_and_the_legacy_ones_refused():
+    accepted = [name for name in available_timezones() if _accepted(name)]
+    assert len(accepted) > 300  # every inhabited region has its zone
+    for name in ("America/New_York", "Europe/Kyiv", "Asia/Kolkata", "America/Argentina/Buenos_Aires", "UTC"):
+        assert _accepted(name), name
+    for name in ("EST", "CET", "GMT", "Etc/GMT+5", "US/Eastern", "Canada/Pacific", "Asia/Calcutta", "Europe/Kiev"):
+        assert not _accepted(name), name
