@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
 
@@ -146,6 +147,38 @@ def test_metrics_is_prometheus_text(api):
     text = resp.get_data(as_text=True)
     assert "# TYPE diary_http_requests_total counter" in text
     assert "# TYPE diary_http_request_duration_seconds histogram" in text
+
+
+def open_alert_gauges(api) -> dict[tuple[str, str], float]:
+    found = {}
+    for line in api.get("/metrics").get_data(as_text=True).splitlines():
+        match = re.fullmatch(r'diary_open_alerts\{severity="(\w+)",status="(\w+)"\} (\S+)', line)
+        if match:
+            found[(match[1], match[2])] = float(match[3])
+    return found
+
+
+def test_open_alerts_gauge_is_zero_for_every_series_when_none_is_open(api, world):
+    assert open_alert_gauges(api) == {
+        ("critical", "acknowledged"): 0.0,
+        ("critical", "open"): 0.0,
+        ("warning", "acknowledged"): 0.0,
+        ("warning", "open"): 0.0,
+    }
+    # One self-harm report: one open critical alert, the other series stay at 0.
+    patient = world.patient(world.staff(world.clinic()))
+    entry = {"id": str(uuid.uuid4()), "recorded_at": "2026-03-01T10:00:00Z", "mood": 3, "anxiety": 6}
+    resp = api.post("/me/entries", {**entry, "self_harm_thoughts": 1}, token=patient.token)
+    assert resp.status_code == 201, resp.json
+    assert open_alert_gauges(api)[("critical", "open")] == 1.0
+    assert sum(open_alert_gauges(api).values()) == 1.0
+
+
+def test_the_access_log_line_reads_whole_in_text_logs(api, caplog):
+    with caplog.at_level(logging.INFO, logger="diary.access"):
+        assert api.get("/healthz").status_code == 200
+    [line] = [r.getMessage() for r in caplog.records if r.name == "diary.access"]
+    assert re.fullmatch(r"GET /healthz 200 \d+\.\d ms", line), line
 
 
 def test_metrics_count_requests_by_templated_endpoint(api):
