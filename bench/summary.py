@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from diary import create_app  # noqa: E402
 from diary.domain import accounts  # noqa: E402
-from diary.domain.scoring import score  # noqa: E402
+from diary.domain.instruments import score  # noqa: E402
 from diary.extensions import db  # noqa: E402
 from diary.models import Assessment, Checkin, Entry, PatientProfile, TreatmentSession, User  # noqa: E402
 from diary.timeutil import UTC, local_date  # noqa: E402
@@ -119,15 +119,15 @@ def history(patient_id: str, days: int, per_day: int, now: dt.datetime, rng: ran
     for day in range(0, days, 14):
         at = now - dt.timedelta(days=day, hours=2)
         answers = [rng.randint(0, 3) for _ in range(8)] + [0]
-        total, band = score("phq9", answers)
+        scored = score("phq9", answers)
         phq9.append(
             {
                 "id": str(uuid.uuid4()),
                 "patient_id": patient_id,
                 "instrument": "phq9",
                 "answers": answers,
-                "total": total,
-                "severity": band,
+                "total": scored.total,
+                "severity": scored.severity,
                 "recorded_at": at,
                 "local_date": local_date(at, ZONE),
                 "timezone": ZONE,

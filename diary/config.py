@@ -121,6 +121,8 @@ class Config:
     ALERT_ESCALATION_MINUTES: int = 15
     # PHQ-9 remission cut-off (remission = latest total below it).
     REMISSION_PHQ9_CUTOFF: int = 5
+    # MADRS remission cut-off (remission = latest total at or below it).
+    MADRS_REMISSION_CUTOFF: int = 10
     # Logs: json (one object per line) or text; LOG_LEVEL as in logging.
     LOG_FORMAT: str = "json"
     LOG_LEVEL: str = "INFO"
@@ -168,6 +170,7 @@ class Config:
             ALERT_EXPIRED_CHECKINS_IN_A_ROW=_env_int("ALERT_EXPIRED_CHECKINS_IN_A_ROW", 2),
             ALERT_ESCALATION_MINUTES=_env_int("ALERT_ESCALATION_MINUTES", 15),
             REMISSION_PHQ9_CUTOFF=_env_int("REMISSION_PHQ9_CUTOFF", 5),
+            MADRS_REMISSION_CUTOFF=_env_int("MADRS_REMISSION_CUTOFF", 10),
             LOG_FORMAT=env.get("LOG_FORMAT") or "json",
             LOG_LEVEL=env.get("LOG_LEVEL") or "INFO",
             CORS_ORIGINS=[o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",") if o.strip()],
@@ -246,6 +249,7 @@ class Config:
             "ALERT_EXPIRED_CHECKINS_IN_A_ROW",
             "ALERT_ESCALATION_MINUTES",
             "REMISSION_PHQ9_CUTOFF",
+            "MADRS_REMISSION_CUTOFF",
             "MAX_DOSE_MG",
         ):
             if getattr(self, key) <= 0:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from diary.domain import accounts, alerts, devices, scoring
+from diary.domain import accounts, alerts, devices, instruments
 from diary.domain.sessions import record_session
 from diary.extensions import db
 from diary.models import Assessment, Clinic, Entry, PatientProfile, User
@@ -136,15 +136,15 @@ def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: 
         level = 3 - (spec.mood[0] + (spec.mood[1] - spec.mood[0]) * share) / 10 * 3
         answers = [_clamp(level + rng.gauss(0, 0.4), 0, 3) for _ in range(9)]
         answers[8] = 0
-        total, band = scoring.score("phq9", answers)
+        scored = instruments.score("phq9", answers)
         db.session.add(
             Assessment(
                 id=str(uuid.uuid5(NAMESPACE, f"{spec.email}/phq9/{day}")),
                 patient_id=patient.id,
                 instrument="phq9",
                 answers=answers,
-                total=total,
-                severity=band,
+                total=scored.total,
+                severity=scored.severity,
                 recorded_at=recorded_at,
                 local_date=local_date(recorded_at, spec.timezone),
                 timezone=spec.timezone,

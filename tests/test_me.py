@@ -551,8 +551,12 @@ def test_export_contains_everything_and_is_audited(api, world, clinician, patien
             "answers": [1, 1, 2, 0, 1, 1, 0],
             "total": 6,
             "severity": "mild",
+            "risk": None,
             "recorded_at": NOW_ISO,
             "local_date": "2026-03-01",
+            # v1.1: who rated it, by role only; the session a clinician's rating belongs to.
+            "rated_by": "patient",
+            "session_id": None,
         }
     ]
     assert doc["devices"] == [

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diary.domain import scoring
+from diary.domain import instruments
 from diary.timeutil import UTC, local_date
 from tests.conftest import PASSWORD
 
@@ -33,9 +33,9 @@ ZONES = [
 def test_score_is_the_sum_in_its_published_band(instrument, data):
     name, items, bands = instrument
     answers = data.draw(st.lists(st.integers(0, 3), min_size=items, max_size=items))
-    total, severity = scoring.score(name, answers)
-    assert total == sum(answers)
-    assert severity == next(band for upper, band in bands if total <= upper)
+    scored = instruments.score(name, answers)
+    assert scored.total == sum(answers)
+    assert scored.severity == next(band for upper, band in bands if scored.total <= upper)
 
 
 @given(st.lists(st.integers(0, 3), min_size=9, max_size=9), st.integers(0, 8))
@@ -43,7 +43,9 @@ def test_a_worse_answer_never_lowers_the_band(answers, item):
     order = [band for _, band in PHQ9_UPPER]
     worse = list(answers)
     worse[item] = min(3, worse[item] + 1)
-    assert order.index(scoring.score("phq9", worse)[1]) >= order.index(scoring.score("phq9", answers)[1])
+    assert order.index(instruments.score("phq9", worse).severity) >= order.index(
+        instruments.score("phq9", answers).severity
+    )
 
 
 @given(

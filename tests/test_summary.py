@@ -555,6 +555,10 @@ def test_assessments_and_phq9_outcome(clock, world, api, make_app):
             {"recorded_at": "2026-01-08T12:00:00Z", "total": 12, "severity": "moderate"},
             {"recorded_at": "2026-01-20T12:00:00Z", "total": 4, "severity": "minimal"},
         ],
+        # API.md v1.1: a series for every instrument of the catalogue, empty when none.
+        "pcl5": [],
+        "cssrs_screen": [],
+        "madrs": [],
     }
     # 16 -> 8: exactly a 50 % reduction is a response; 8 is not below 5: no remission.
     assert body["phq9_outcome"] == {
@@ -572,6 +576,9 @@ def test_assessments_and_phq9_outcome(clock, world, api, make_app):
     assert body["assessments"] == {
         "phq9": [{"recorded_at": "2026-02-10T12:00:00Z", "total": 4, "severity": "minimal"}],
         "gad7": [],
+        "pcl5": [],
+        "cssrs_screen": [],
+        "madrs": [],
     }
     assert body["phq9_outcome"] == {
         "baseline_total": 16,
@@ -695,7 +702,7 @@ def test_window_without_entries_is_empty_not_an_error(clock, world, api):
         "mood": empty_scale,
         "anxiety": empty_scale,
         "daily": [],
-        "assessments": {"phq9": [], "gad7": []},
+        "assessments": {"phq9": [], "gad7": [], "pcl5": [], "cssrs_screen": [], "madrs": []},
         "phq9_outcome": {
             "baseline_total": None,
             "baseline_recorded_at": None,
@@ -705,6 +712,16 @@ def test_window_without_entries_is_empty_not_an_error(clock, world, api):
             "response": None,
             "remission": None,
             "remission_cutoff": 5,
+        },
+        "madrs_outcome": {
+            "baseline": None,
+            "baseline_recorded_at": None,
+            "latest": None,
+            "latest_recorded_at": None,
+            "change": None,
+            "response": None,
+            "remission": None,
+            "remission_cutoff": 10,
         },
         "sessions": [],
         "adherence": {

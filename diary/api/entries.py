@@ -4,7 +4,7 @@ from flask.views import MethodView
 
 from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_principal
-from diary.domain import entries
+from diary.domain import assessments, entries
 from diary.domain.patients import PatientRef
 from diary.extensions import db
 from diary.schemas.entries import (
@@ -99,7 +99,7 @@ class Assessments(MethodView):
     @blp.response(201, AssessmentSchema)
     @blp.alt_response(200, schema=AssessmentSchema, description="replay of an assessment already stored")
     def post(self, body):
-        """Submit a PHQ-9 or GAD-7 (idempotent on the client's id)"""
-        assessment, created = entries.submit_assessment(_own_patient(), body)
+        """Submit a questionnaire: PHQ-9, GAD-7, PCL-5 or the C-SSRS screen (idempotent on the client's id)"""
+        assessment, created = assessments.submit(_own_patient(), body)
         db.session.commit()
         return assessment, 201 if created else 200

@@ -4,8 +4,9 @@ from flask.views import MethodView
 
 from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_principal
-from diary.domain import panel, patients, summary
+from diary.domain import assessments, panel, patients, summary
 from diary.extensions import db
+from diary.schemas.entries import AssessmentQuerySchema, RatedAssessmentSchema, RatingInSchema
 from diary.schemas.patients import EnrolmentSchema, PatientCreateSchema, PatientSchema
 from diary.schemas.summary import PanelPageSchema, PanelQuerySchema, SummaryQuerySchema, SummarySchema
 from diary.timeutil import utcnow
@@ -67,3 +68,26 @@ class EnrollmentCode(MethodView):
         invitation = patients.reissue_enrollment_code(current_principal(), patient_id)
         db.session.commit()
         return invitation
+
+
+@blp.route("/<id:patient_id>/assessments")
+class Ratings(MethodView):
+    @authenticated("clinician")
+    @blp.arguments(RatingInSchema)
+    @blp.response(201, RatedAssessmentSchema)
+    @blp.alt_response(200, schema=RatedAssessmentSchema, description="replay of a rating already stored")
+    @blp.alt_response(409, description="id already used with different content")
+    def post(self, body, patient_id):
+        """Record a clinician-rated scale (MADRS), optionally tied to one of the patient's sessions"""
+        rating, created = assessments.rate(current_principal(), patient_id, body)
+        db.session.commit()
+        return rating, 201 if created else 200
+
+    @authenticated("clinician")
+    @blp.arguments(AssessmentQuerySchema, location="query")
+    @blp.response(200, RatedAssessmentSchema(many=True))
+    def get(self, query, patient_id):
+        """The patient's assessments, newest first, patient- and clinician-rated alike"""
+        listing = assessments.assessments_of(current_principal(), patient_id, query.get("instrument"))
+        db.session.commit()
+        return listing

@@ -26,7 +26,7 @@ from flask import current_app
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from diary.domain import audit, outbox, safety
+from diary.domain import audit, instruments, outbox, safety
 from diary.domain.errors import AccessDenied, Conflict
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
 from diary.domain.tokens import Actor
@@ -141,10 +141,13 @@ def after_entries(
 
 
 def on_assessment(profile: Patient, assessment: Assessment) -> None:
+    """Self-harm from any instrument whose answers report it (PHQ-9 item 9, a C-SSRS screen
+    at moderate or high risk); PHQ-9 worsening from PHQ-9s."""
+    if instruments.CATALOGUE[assessment.instrument].reports_self_harm(assessment.answers):
+        source = {"source": assessment.instrument, "assessment_id": assessment.id}
+        raise_alert(profile, "self_harm", source, reopen=True)
     if assessment.instrument != "phq9":
         return
-    if safety.assessment_reports_self_harm(assessment.instrument, list(assessment.answers)):
-        raise_alert(profile, "self_harm", {"source": "phq9", "assessment_id": assessment.id}, reopen=True)
     cfg = current_app.config
     previous = db.session.scalar(
         select(Assessment.total)

@@ -1,4 +1,4 @@
-"""The patient's diary: entries and questionnaires.
+"""The patient's diary entries.
 
 Idempotent writes (the client's UUID: the same content again is a replay, other content a
 conflict), batch sync in which each entry stands alone, versioned edits, soft deletes. A
@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from flask import current_app
 from sqlalchemy import String, TextClause, bindparam, column, func, insert, select, text, tuple_
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from diary.domain import alerts, outbox, safety, scoring
-from diary.domain.errors import Conflict, DomainError, Invalid, NotFound
+from diary.domain import alerts, outbox, safety
+from diary.domain.errors import Conflict, DomainError, NotFound
+from diary.domain.instants import not_in_future
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
 from diary.domain.patients import Patient
 from diary.domain.trends import TREND_WINDOWS, TrendWindows, read_trend_windows
 from diary.extensions import db
-from diary.models import Assessment, Checkin, Entry, EntrySideEffect, EntryVersion
-from diary.timeutil import as_utc, iso_utc, local_date, utcnow
-
-Row = TypeVar("Row", Entry, Assessment)
+from diary.models import Checkin, Entry, EntrySideEffect, EntryVersion
+from diary.timeutil import iso_utc, local_date, utcnow
 
 
 def entry_content(source: Entry | dict[str, Any]) -> dict[str, Any]:
@@ -43,14 +41,6 @@ def entry_content(source: Entry | dict[str, Any]) -> dict[str, Any]:
         "note": get("note"),
         "checkin_id": get("checkin_id"),
     }
-
-
-def _check_recorded_at(recorded_at: dt.datetime) -> dt.datetime:
-    tolerance = dt.timedelta(seconds=int(current_app.config["ENTRY_FUTURE_TOLERANCE_SECONDS"]))
-    recorded_at = as_utc(recorded_at)
-    if recorded_at > utcnow() + tolerance:
-        raise Invalid("recorded_at", "must not be more than 5 minutes in the future")
-    return recorded_at
 
 
 def _own_checkin(patient_id: str, checkin_id: str) -> Checkin:
@@ -75,36 +65,6 @@ def _mark_checkin_answered(checkin: Checkin, entry_id: str, at: dt.datetime) -> 
         # Late, and the worker has not expired it yet: it was missed all the same.
         checkin.status = "expired"
         outbox.cancel_for_checkins([checkin.id], "expired")
-
-
-def _insert_once(
-    model: type[Row], row_id: str, patient_id: str, build: Callable[[], Row], same: Callable[[Row], bool]
-) -> tuple[Row, bool]:
-    """Insert a client-identified row, or recognise a replay of it.
-
-    Returns (row, created). Another patient's id, or the same id with other content,
-    is a conflict. A concurrent insert of the same id loses on the primary key inside a
-    savepoint and is then judged as a replay, so nothing is half-written.
-    """
-
-    def judge(existing: Row) -> tuple[Row, bool]:
-        if existing.patient_id != patient_id or not same(existing):
-            raise Conflict("this id was already used with different content", code="id_conflict")
-        return existing, False
-
-    existing = db.session.get(model, row_id, populate_existing=True)
-    if existing is not None:
-        return judge(existing)
-    row = build()
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        existing = db.session.get(model, row_id, populate_existing=True)
-        if existing is None:
-            raise
-        return judge(existing)
-    return row, True
 
 
 def _matches_entry(entry: Entry, wanted: dict[str, Any]) -> bool:
@@ -196,7 +156,7 @@ def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool 
     `read_trends`, a new entry comes with the patient's trend windows as they stand with it,
     read by the INSERT itself on PostgreSQL.
     """
-    recorded_at = _check_recorded_at(fields["recorded_at"])
+    recorded_at = not_in_future("recorded_at", fields["recorded_at"])
     checkin = _own_checkin(patient.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
     now = utcnow()
     entry = EntryRecord(
@@ -319,7 +279,7 @@ def update_entry(profile: Patient, entry_id: str, changes: dict[str, Any]) -> En
     entry = live_entry(profile.user_id, entry_id)
     before = entry_content(entry)
     if "recorded_at" in changes:
-        changes = {**changes, "recorded_at": _check_recorded_at(changes["recorded_at"])}
+        changes = {**changes, "recorded_at": not_in_future("recorded_at", changes["recorded_at"])}
     checkin = None
     if changes.get("checkin_id") and changes["checkin_id"] != entry.checkin_id:
         checkin = _own_checkin(profile.user_id, changes["checkin_id"])
@@ -372,65 +332,3 @@ def list_entries(
         query = query.where(tuple_(Entry.recorded_at, Entry.id) < tuple_(after_at, after_id))
     rows = db.session.scalars(query.order_by(Entry.recorded_at.desc(), Entry.id.desc()).limit(limit + 1)).all()
     return BY_INSTANT_AND_ID.page(rows, limit, lambda entry: (entry.recorded_at, entry.id))
-
-
-@dataclass(frozen=True)
-class AssessmentRecord:
-    """A questionnaire as stored, with the crisis resources when it reports self-harm."""
-
-    id: str
-    instrument: str
-    answers: list[int]
-    total: int
-    severity: str
-    recorded_at: dt.datetime
-    local_date: dt.date
-    created_at: dt.datetime
-    safety: dict[str, Any] | None = None
-
-
-def submit_assessment(patient: Patient, fields: dict[str, Any]) -> tuple[AssessmentRecord, bool]:
-    """POST /me/assessments: store (or recognise a replay), run its rules; (record, created)."""
-    assessment, created = create_assessment(patient, fields)
-    if created:
-        alerts.on_assessment(patient, assessment)
-    at_risk = safety.assessment_reports_self_harm(assessment.instrument, assessment.answers)
-    record = AssessmentRecord(
-        id=assessment.id,
-        instrument=assessment.instrument,
-        answers=list(assessment.answers),
-        total=assessment.total,
-        severity=assessment.severity,
-        recorded_at=assessment.recorded_at,
-        local_date=assessment.local_date,
-        created_at=assessment.created_at,
-        safety=safety.crisis_resources(patient.clinic_id) if at_risk else None,
-    )
-    return record, created
-
-
-def create_assessment(profile: Patient, fields: dict[str, Any]) -> tuple[Assessment, bool]:
-    recorded_at = _check_recorded_at(fields["recorded_at"])
-    instrument, answers = fields["instrument"], list(fields["answers"])
-    expected = scoring.item_count(instrument)
-    if len(answers) != expected:
-        raise Invalid("answers", f"{instrument} has {expected} items, got {len(answers)}")
-    total, band = scoring.score(instrument, answers)
-
-    def build() -> Assessment:
-        return Assessment(
-            id=fields["id"],
-            patient_id=profile.user_id,
-            instrument=instrument,
-            answers=answers,
-            total=total,
-            severity=band,
-            recorded_at=recorded_at,
-            local_date=local_date(recorded_at, profile.timezone),
-            timezone=profile.timezone,
-        )
-
-    def same(existing: Assessment) -> bool:
-        return (existing.instrument, list(existing.answers), existing.recorded_at) == (instrument, answers, recorded_at)
-
-    return _insert_once(Assessment, fields["id"], profile.user_id, build, same)

@@ -54,8 +54,9 @@ def erase_patient(patient_id: str) -> dict[str, int]:
         ("entry_versions", delete(EntryVersion).where(EntryVersion.entry_id.in_(entries))),
         ("entries", delete(Entry).where(Entry.patient_id == patient_id)),
         ("checkins", delete(Checkin).where(Checkin.patient_id == patient_id)),
-        ("treatment_sessions", delete(TreatmentSession).where(TreatmentSession.patient_id == patient_id)),
+        # Assessments first: a clinician's rating may point at one of the sessions.
         ("assessments", delete(Assessment).where(Assessment.patient_id == patient_id)),
+        ("treatment_sessions", delete(TreatmentSession).where(TreatmentSession.patient_id == patient_id)),
         ("alerts", delete(Alert).where(Alert.patient_id == patient_id)),
         ("devices", delete(Device).where(Device.user_id == patient_id)),
         ("refresh_tokens", delete(RefreshToken).where(RefreshToken.session_id.in_(auth_sessions))),

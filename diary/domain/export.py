@@ -82,8 +82,12 @@ def _assessments(patient_id: str) -> list[dict[str, Any]]:
             "answers": list(a.answers),
             "total": a.total,
             "severity": a.severity,
+            "risk": a.risk,
             "recorded_at": iso_utc(a.recorded_at),
             "local_date": a.local_date.isoformat(),
+            # Who rated it, by role only: a patient never sees a staff member's identity.
+            "rated_by": "clinician" if a.rated_by_id else "patient",
+            "session_id": a.session_id,
         }
         for a in db.session.scalars(
             select(Assessment).where(Assessment.patient_id == patient_id).order_by(Assessment.recorded_at)

@@ -1,4 +1,5 @@
-"""The self-harm rule, and the crisis resources shown the moment it is met.
+"""The self-harm rule of a diary entry, and the crisis resources shown the moment a
+self-harm report arrives (an entry, or an instrument whose answers report it).
 
 One definition for every place that asks: the alert rules (a critical `self_harm` alert in
 the same request) and the answers that carry the clinic's crisis resources back to the phone.
@@ -6,25 +7,19 @@ the same request) and the answers that carry the clinic's crisis resources back 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from flask import current_app
 
 from diary.extensions import db
 from diary.models import Clinic
 
 # self_harm_thoughts uses PHQ-9 item 9's wording (0 not at all ... 3 nearly every day):
-# any answer above "not at all" is a report of self-harm thoughts.
+# any answer above "not at all" is a report of self-harm thoughts. The same threshold holds
+# for PHQ-9 item 9 itself (diary.domain.instruments).
 SELF_HARM_FROM = 1
-PHQ9_SELF_HARM_ITEM = 8  # item 9, zero-based: "thoughts that you would be better off dead or of hurting yourself"
 
 
 def entry_reports_self_harm(self_harm_thoughts: int | None) -> bool:
     return (self_harm_thoughts or 0) >= SELF_HARM_FROM
-
-
-def assessment_reports_self_harm(instrument: str, answers: Sequence[int]) -> bool:
-    return instrument == "phq9" and answers[PHQ9_SELF_HARM_ITEM] >= SELF_HARM_FROM
 
 
 def crisis_resources(clinic_id: str) -> dict[str, object]:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from diary.domain import audit, outbox
 from diary.domain.errors import AccessDenied, Invalid, NotFound
+from diary.domain.instants import not_in_future
 from diary.domain.patients import patient_for_staff
 from diary.domain.scheduling import QuietHours, Slot, outside_quiet_hours, plan_checkins
 from diary.domain.tokens import Actor
@@ -116,9 +117,7 @@ def record_session(
 ) -> tuple[TreatmentSession, list[Checkin]]:
     """Store a session, its check-ins and their pushes in the caller's transaction."""
     now = utcnow()
-    tolerance = dt.timedelta(seconds=int(current_app.config["ENTRY_FUTURE_TOLERANCE_SECONDS"]))
-    if started_at > now + tolerance:
-        raise Invalid("started_at", "must not be in the future")
+    started_at = not_in_future("started_at", started_at)
     max_dose = current_app.config["MAX_DOSE_MG"]
     if dose_mg is not None and not 0 < dose_mg <= max_dose:
         # A dose far beyond any protocol is a typo (9500 for 95.00), never a record to keep.

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select
 
+from diary.domain import instruments
 from diary.domain.errors import Invalid
 from diary.domain.patients import patient_for_staff
 from diary.domain.scheduling import wall_time_instant
@@ -159,9 +160,10 @@ def _scales(window: Window, daily: list[DaySums]) -> dict[str, dict[str, Any]]:
 
 
 def _assessment_series(window: Window) -> dict[str, list[dict[str, Any]]]:
-    series: dict[str, list[dict[str, Any]]] = {"phq9": [], "gad7": []}
-    for instrument, recorded_at, total, severity in db.session.execute(
-        select(Assessment.instrument, Assessment.recorded_at, Assessment.total, Assessment.severity)
+    """Every instrument of the catalogue, oldest first: total with its band (or risk level)."""
+    series: dict[str, list[dict[str, Any]]] = {code: [] for code in instruments.CATALOGUE}
+    for instrument, recorded_at, total, severity, risk in db.session.execute(
+        select(Assessment.instrument, Assessment.recorded_at, Assessment.total, Assessment.severity, Assessment.risk)
         .where(
             Assessment.patient_id == window.profile.user_id,
             Assessment.local_date >= window.first,
@@ -169,7 +171,7 @@ def _assessment_series(window: Window) -> dict[str, list[dict[str, Any]]]:
         )
         .order_by(Assessment.recorded_at)
     ):
-        series[instrument].append({"recorded_at": recorded_at, "total": total, "severity": severity})
+        series[instrument].append({"recorded_at": recorded_at, "total": total, "severity": severity, "risk": risk})
     return series
 
 
@@ -358,12 +360,52 @@ def _phq9_outcome(patient_id: str, window_end: dt.datetime) -> dict[str, Any]:
         "remission_cutoff": cutoff,
     }
     if latest is not None:
-        outcome["remission"] = latest[0] < cutoff
+        outcome["remission"] = instruments.in_remission("phq9", latest[0])
     if baseline is not None and latest is not None and latest[1] > first_session:
         if baseline[0] > 0:
             outcome["change_percent"] = round((latest[0] - baseline[0]) / baseline[0] * 100, 1)
-        # Response: at least a 50 % reduction from the pre-treatment baseline (exact).
-        outcome["response"] = 2 * latest[0] <= baseline[0] and baseline[0] > 0
+        outcome["response"] = instruments.responded(baseline[0], latest[0])
+    return outcome
+
+
+def _madrs_outcome(profile: PatientProfile, window_end: dt.datetime) -> dict[str, Any]:
+    """The clinician-rated outcome: baseline is the last MADRS on or before the first
+    session's local day; latest the newest rating after it (before the window's end).
+    Change, response and remission only when both exist."""
+    outcome: dict[str, Any] = dict.fromkeys(
+        ("baseline", "baseline_recorded_at", "latest", "latest_recorded_at", "change", "response", "remission")
+    )
+    outcome["remission_cutoff"] = current_app.config["MADRS_REMISSION_CUTOFF"]
+    first_session = db.session.scalar(
+        select(func.min(TreatmentSession.started_at)).where(
+            TreatmentSession.patient_id == profile.user_id, TreatmentSession.deleted_at.is_(None)
+        )
+    )
+    if first_session is None:
+        return outcome
+    madrs = select(Assessment.total, Assessment.recorded_at).where(
+        Assessment.patient_id == profile.user_id, Assessment.instrument == "madrs"
+    )
+    first_day = local_date(first_session, profile.timezone)
+    baseline = db.session.execute(
+        madrs.where(Assessment.local_date <= first_day)
+        .order_by(Assessment.recorded_at.desc(), Assessment.id.desc())
+        .limit(1)
+    ).first()
+    if baseline is None:
+        return outcome
+    outcome["baseline"], outcome["baseline_recorded_at"] = baseline
+    latest = db.session.execute(
+        madrs.where(Assessment.recorded_at > baseline.recorded_at, Assessment.recorded_at < window_end)
+        .order_by(Assessment.recorded_at.desc(), Assessment.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return outcome
+    outcome["latest"], outcome["latest_recorded_at"] = latest
+    outcome["change"] = latest.total - baseline.total
+    outcome["response"] = instruments.responded(baseline.total, latest.total)
+    outcome["remission"] = instruments.in_remission("madrs", latest.total)
     return outcome
 
 
@@ -382,6 +424,7 @@ def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, tod
         "daily": [{"date": day, "mood_mean": m / c, "anxiety_mean": a / c, "n": c} for day, m, a, c in daily],
         "assessments": _assessment_series(window),
         "phq9_outcome": _phq9_outcome(profile.user_id, window.end),
+        "madrs_outcome": _madrs_outcome(profile, window.end),
         "sessions": [
             {
                 "id": s.id,

@@ -101,17 +101,23 @@ class EntryVersion(db.Model):
 
 
 class Assessment(db.Model):
-    """A PHQ-9 or GAD-7 questionnaire; `id` is the client's UUID."""
+    """One questionnaire or rating scale of the catalogue (diary.domain.instruments), filled
+    in by the patient or rated by a clinician; `id` is the client's UUID."""
 
     __tablename__ = "assessments"
     __table_args__ = (Index("ix_assessments_patient_instrument", "patient_id", "instrument", "recorded_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     patient_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
-    instrument: Mapped[str] = mapped_column(String(8))
+    instrument: Mapped[str] = mapped_column(String(16))
     answers: Mapped[list[int]] = mapped_column(JSON)
     total: Mapped[int] = mapped_column(SmallInteger)
-    severity: Mapped[str] = mapped_column(String(24))
+    # A banded instrument's severity, or a screen's risk level; the other is null.
+    severity: Mapped[str | None] = mapped_column(String(24))
+    risk: Mapped[str | None] = mapped_column(String(16))
+    # The clinician who rated it; null when the patient filled it in.
+    rated_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("treatment_sessions.id"), index=True)
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     local_date: Mapped[dt.date]
     timezone: Mapped[str] = mapped_column(String(64))

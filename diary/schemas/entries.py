@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates_schema
 
+from diary.domain import instruments
 from diary.domain.entries import RejectedItem
 from diary.models import SIDE_EFFECTS
 from diary.schemas.fields import Instant, StrictFloat, StrictInteger, Text, UUIDString
@@ -120,21 +121,53 @@ class BatchOutSchema(CarriesSafety):
     results = fields.List(fields.Nested(BatchResultSchema))
 
 
-class AssessmentInSchema(Schema):
-    id = UUIDString(required=True)
-    instrument = Text(required=True, validate=validate.OneOf(["phq9", "gad7"]))
-    answers = fields.List(
-        StrictInteger(validate=validate.Range(0, 3)), required=True, validate=validate.Length(min=7, max=9)
-    )
-    recorded_at = Instant(required=True)
+def _assessment_fields(instruments_allowed: tuple[str, ...]) -> dict[str, fields.Field]:
+    return {
+        "id": UUIDString(required=True),
+        "instrument": Text(required=True, validate=validate.OneOf(instruments_allowed)),
+        # How many answers and in which range depends on the instrument: the catalogue checks.
+        "answers": fields.List(
+            StrictInteger(), required=True, validate=validate.Length(min=1, max=instruments.MOST_ITEMS)
+        ),
+        "recorded_at": Instant(required=True),
+    }
+
+
+AssessmentInSchema = Schema.from_dict(_assessment_fields(instruments.PATIENT_RATED), name="AssessmentIn")
+RatingInSchema = Schema.from_dict(
+    {**_assessment_fields(instruments.CLINICIAN_RATED), "session_id": UUIDString(allow_none=True)}, name="RatingIn"
+)
 
 
 class AssessmentSchema(CarriesSafety):
+    """An assessment as its patient sees it: a banded instrument's `severity`, or a screen's
+    `risk` in its place."""
+
     id = fields.String()
     instrument = fields.String()
     answers = fields.List(fields.Integer())
     total = fields.Integer()
-    severity = fields.String()
+    severity = fields.String(metadata={"description": "banded instruments"})
+    risk = fields.String(metadata={"description": "cssrs_screen: none, low, moderate or high"})
     recorded_at = Instant()
     local_date = fields.Date()
     created_at = Instant()
+
+    @post_dump
+    def _severity_or_risk(self, assessment: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        for level in ("severity", "risk"):
+            if assessment.get(level) is None:
+                assessment.pop(level, None)
+        return assessment
+
+
+class RatedAssessmentSchema(AssessmentSchema):
+    """An assessment as staff read it: who rated it (a clinician's id; null when the patient
+    filled it in) and the session it belongs to."""
+
+    session_id = fields.String(allow_none=True)
+    rated_by = fields.String(allow_none=True)
+
+
+class AssessmentQuerySchema(Schema):
+    instrument = Text(validate=validate.OneOf(tuple(instruments.CATALOGUE)))

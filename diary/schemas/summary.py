@@ -1,7 +1,9 @@
 import datetime as dt
+from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 
+from diary.domain import instruments
 from diary.schemas.alerts import AlertSchema
 from diary.schemas.fields import Instant, Text
 
@@ -56,14 +58,22 @@ class DailySchema(Schema):
 
 
 class ScoreSchema(Schema):
+    """One score on its band (`severity`), or a screen's `risk` level in its place."""
+
     recorded_at = Instant()
     total = fields.Integer()
     severity = fields.String()
+    risk = fields.String()
+
+    @post_dump
+    def _severity_or_risk(self, score: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return {name: value for name, value in score.items() if value is not None or name not in ("severity", "risk")}
 
 
-class AssessmentSeriesSchema(Schema):
-    phq9 = fields.List(fields.Nested(ScoreSchema))
-    gad7 = fields.List(fields.Nested(ScoreSchema))
+# One series per instrument of the catalogue, oldest first.
+AssessmentSeriesSchema = Schema.from_dict(
+    {code: fields.List(fields.Nested(ScoreSchema)) for code in instruments.CATALOGUE}, name="AssessmentSeries"
+)
 
 
 class Phq9OutcomeSchema(Schema):
@@ -74,6 +84,19 @@ class Phq9OutcomeSchema(Schema):
     change_percent = fields.Float(allow_none=True)
     response = fields.Boolean(allow_none=True)
     remission = fields.Boolean(allow_none=True)
+    remission_cutoff = fields.Integer()
+
+
+class MadrsOutcomeSchema(Schema):
+    baseline = fields.Integer(
+        allow_none=True, metadata={"description": "last MADRS on or before the first session's day"}
+    )
+    baseline_recorded_at = Instant(allow_none=True)
+    latest = fields.Integer(allow_none=True, metadata={"description": "newest MADRS after the baseline"})
+    latest_recorded_at = Instant(allow_none=True)
+    change = fields.Integer(allow_none=True, metadata={"description": "latest - baseline, in points"})
+    response = fields.Boolean(allow_none=True, metadata={"description": "a fall of at least 50 %"})
+    remission = fields.Boolean(allow_none=True, metadata={"description": "latest <= MADRS_REMISSION_CUTOFF"})
     remission_cutoff = fields.Integer()
 
 
@@ -118,6 +141,7 @@ class SummarySchema(Schema):
     daily = fields.List(fields.Nested(DailySchema))
     assessments = fields.Nested(AssessmentSeriesSchema)
     phq9_outcome = fields.Nested(Phq9OutcomeSchema)
+    madrs_outcome = fields.Nested(MadrsOutcomeSchema)
     sessions = fields.List(fields.Nested(SummarySessionSchema))
     adherence = fields.Nested(AdherenceSchema)
     side_effects = fields.Dict(keys=fields.String(), values=fields.Integer())
