@@ -95,6 +95,7 @@ def history(patient_id: str, days: int, per_day: int, now: dt.datetime, rng: ran
                 "patient_id": patient_id,
                 "clinic_id": None,
                 "started_at": started,
+                "local_date": local_date(started, ZONE),
                 "route": "iv",
                 "dose_mg": 35.0,
                 "created_at": started,

@@ -123,6 +123,12 @@ class Config:
     REMISSION_PHQ9_CUTOFF: int = 5
     # MADRS remission cut-off (remission = latest total at or below it).
     MADRS_REMISSION_CUTOFF: int = 10
+    # effect_waning fires this many days before the forecast wear-off date.
+    WANING_LEAD_DAYS: int = 2
+    # Clinic outcomes: an induction is completed with this many sessions within this many
+    # local days from the first.
+    INDUCTION_SESSIONS: int = 6
+    INDUCTION_DAYS: int = 28
     # Logs: json (one object per line) or text; LOG_LEVEL as in logging.
     LOG_FORMAT: str = "json"
     LOG_LEVEL: str = "INFO"
@@ -171,6 +177,9 @@ class Config:
             ALERT_ESCALATION_MINUTES=_env_int("ALERT_ESCALATION_MINUTES", 15),
             REMISSION_PHQ9_CUTOFF=_env_int("REMISSION_PHQ9_CUTOFF", 5),
             MADRS_REMISSION_CUTOFF=_env_int("MADRS_REMISSION_CUTOFF", 10),
+            WANING_LEAD_DAYS=_env_int("WANING_LEAD_DAYS", 2),
+            INDUCTION_SESSIONS=_env_int("INDUCTION_SESSIONS", 6),
+            INDUCTION_DAYS=_env_int("INDUCTION_DAYS", 28),
             LOG_FORMAT=env.get("LOG_FORMAT") or "json",
             LOG_LEVEL=env.get("LOG_LEVEL") or "INFO",
             CORS_ORIGINS=[o.strip() for o in (env.get("CORS_ORIGINS") or "").split(",") if o.strip()],
@@ -250,10 +259,14 @@ class Config:
             "ALERT_ESCALATION_MINUTES",
             "REMISSION_PHQ9_CUTOFF",
             "MADRS_REMISSION_CUTOFF",
+            "INDUCTION_SESSIONS",
+            "INDUCTION_DAYS",
             "MAX_DOSE_MG",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be positive")
+        if self.WANING_LEAD_DAYS < 0:
+            raise ConfigError("WANING_LEAD_DAYS must not be negative")
         contacts = self.CRISIS_CONTACTS
         if not isinstance(contacts, list) or not all(
             isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("phone"), str) for c in contacts

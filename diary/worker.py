@@ -9,6 +9,7 @@ against one PostgreSQL. SIGTERM lets the batch in hand finish, then exits.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -29,6 +30,7 @@ from diary.timeutil import utcnow
 log = logging.getLogger("diary.worker")
 
 MAX_BATCHES_PER_TICK = 50
+WANING_CHECK_SECONDS = 15 * 60
 
 
 class Worker:
@@ -36,7 +38,7 @@ class Worker:
         self.app = app
         self.worker_id = worker_id or f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stopping = threading.Event()
-        self._last_disengagement_check = 0.0
+        self._last_disengagement_check = self._last_waning_check = -math.inf
 
     def dispatch_tick(self) -> dispatch.BatchStats:
         with self.app.app_context():
@@ -87,6 +89,10 @@ class Worker:
                 if time.monotonic() - self._last_disengagement_check >= 60:
                     jobs.append(lambda: alerts.evaluate_disengagement(now))
                     self._last_disengagement_check = time.monotonic()
+                # Forecasts move by whole local days: checked every 15 minutes (API.md: at least hourly).
+                if time.monotonic() - self._last_waning_check >= WANING_CHECK_SECONDS:
+                    jobs.append(lambda: alerts.evaluate_waning(now))
+                    self._last_waning_check = time.monotonic()
                 jobs.append(lambda: maintenance.heartbeat(self.worker_id, now))
                 for job in jobs:
                     job()

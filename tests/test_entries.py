@@ -202,7 +202,9 @@ def open_checkin(app, who, status: str = "sent") -> str:
     from diary.models import Checkin, TreatmentSession
 
     with app.app_context():
-        session = TreatmentSession(patient_id=who.id, clinic_id=who.clinic_id, started_at=NOW, route="iv")
+        session = TreatmentSession(
+            patient_id=who.id, clinic_id=who.clinic_id, started_at=NOW, local_date=NOW.date(), route="iv"
+        )
         db.session.add(session)
         db.session.flush()
         checkin = Checkin(

@@ -370,7 +370,11 @@ def test_ops_can_register_a_device(api, world, clinic):
 def add_checkins(world, patient_id: str, clinic_id: str) -> list[tuple[str, str]]:
     with world.app.app_context():
         session = TreatmentSession(
-            patient_id=patient_id, clinic_id=clinic_id, started_at=NOW - dt.timedelta(days=2), route="iv"
+            patient_id=patient_id,
+            clinic_id=clinic_id,
+            started_at=NOW - dt.timedelta(days=2),
+            local_date=(NOW - dt.timedelta(days=2)).date(),
+            route="iv",
         )
         db.session.add(session)
         db.session.flush()

@@ -32,6 +32,7 @@ RULES_BEYOND_SCHEMA = {
     "GET /api/v1/patients": "an opaque cursor must be one the API issued",
     "GET /api/v1/alerts": "an opaque cursor must be one the API issued",
     "GET /api/v1/patients/{patient_id}/summary": "from <= to, at most 2 years apart",
+    "GET /api/v1/clinic/outcomes": "from <= to, years 1900 to 2999, at most ten years apart",
 }
 
 

@@ -89,7 +89,9 @@ def cursor_of(raw: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def item(patient: Account, name: str, last: str | None, mood, anxiety, adherence, alerts=0, critical=0) -> dict:
+def item(
+    patient: Account, name: str, last: str | None, mood, anxiety, adherence, alerts=0, critical=0, wear_off=None
+) -> dict:
     return {
         "id": patient.id,
         "display_name": name,
@@ -99,6 +101,8 @@ def item(patient: Account, name: str, last: str | None, mood, anxiety, adherence
         "adherence_7d": adherence,
         "open_alerts": alerts,
         "open_critical_alerts": critical,
+        # API.md v1.1: the forecast's wear-off date (null: no patient here has two measured sessions).
+        "expected_wear_off_date": wear_off,
     }
 
 

@@ -723,6 +723,7 @@ def test_window_without_entries_is_empty_not_an_error(clock, world, api):
             "remission": None,
             "remission_cutoff": 10,
         },
+        "forecast": None,  # API.md v1.1: null with fewer than 2 sessions of measured effect
         "sessions": [],
         "adherence": {
             "days_with_entry": 0,

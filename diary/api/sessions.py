@@ -1,4 +1,4 @@
-"""Treatment sessions of a patient, and the clinic's check-in protocol (clinicians)."""
+"""Treatment sessions of a patient (clinicians)."""
 
 from flask.views import MethodView
 
@@ -6,9 +6,9 @@ from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_principal
 from diary.domain import sessions
 from diary.extensions import db
-from diary.schemas.sessions import ProtocolSchema, SessionInSchema, SessionSchema
+from diary.schemas.sessions import SessionInSchema, SessionSchema
 
-blp = Blueprint("sessions", __name__, url_prefix="/api/v1", description="Treatment sessions and the check-in protocol")
+blp = Blueprint("sessions", __name__, url_prefix="/api/v1", description="Treatment sessions")
 
 
 @blp.route("/patients/<id:patient_id>/sessions")
@@ -39,23 +39,3 @@ class SessionById(MethodView):
         """Delete a session; its check-ins not yet answered are cancelled"""
         sessions.delete(current_principal(), patient_id, session_id)
         db.session.commit()
-
-
-@blp.route("/clinic/protocol")
-class Protocol(MethodView):
-    @authenticated("clinician")
-    @blp.response(200, ProtocolSchema)
-    def get(self):
-        """The clinic's check-in protocol"""
-        return sessions.clinic_protocol(current_principal())
-
-    @authenticated("clinician")
-    @blp.arguments(ProtocolSchema)
-    @blp.response(200, ProtocolSchema)
-    def put(self, body):
-        """Replace the protocol; it applies to sessions recorded afterwards"""
-        protocol = sessions.replace_protocol(
-            current_principal(), body["checkin_offsets_minutes"], body["checkin_window_minutes"]
-        )
-        db.session.commit()
-        return protocol

@@ -8,6 +8,8 @@ Rules (API.md "Alert rules"; thresholds are configuration):
   fractions), so a change of exactly the threshold fires and 1.9 does not.
 - phq9_worsening (warning): a PHQ-9 total up by >= 5 from the previous one, or >= 20.
 - disengaged (warning, worker): no entry for 4 local days, or the last 2 check-ins expired.
+- effect_waning (warning, worker): the patient's local today is on or after the forecast
+  wear-off date minus WANING_LEAD_DAYS; one per latest session.
 
 At most one unresolved alert per patient and rule (a partial unique index). A trigger
 while one is unresolved updates it; a self-harm report on an acknowledged alert reopens it,
@@ -18,25 +20,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import defaultdict
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from flask import current_app
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from diary.domain import audit, instruments, outbox, safety
+from diary.domain import audit, forecast, instruments, outbox, safety
 from diary.domain.errors import AccessDenied, Conflict
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
+from diary.domain.patients import Patient, PatientRef
 from diary.domain.tokens import Actor
 from diary.domain.trends import TrendWindows, read_trend_windows
 from diary.extensions import db
-from diary.models import UNRESOLVED, Alert, Assessment, Checkin, Entry, PatientProfile, User
+from diary.models import SEVERITY, UNRESOLVED, Alert, Assessment, Checkin, Entry, PatientProfile, TreatmentSession, User
 from diary.timeutil import iso_utc, local_date, utcnow
-
-if TYPE_CHECKING:
-    from diary.domain.patients import Patient
 
 
 class ReportedEntry(Protocol):
@@ -47,15 +48,6 @@ class ReportedEntry(Protocol):
 
     @property
     def self_harm_thoughts(self) -> int | None: ...
-
-
-SEVERITY = {
-    "self_harm": "critical",
-    "mood_drop": "warning",
-    "anxiety_rise": "warning",
-    "phq9_worsening": "warning",
-    "disengaged": "warning",
-}
 
 
 def _unresolved(patient_id: str, rule: str) -> Alert | None:
@@ -237,6 +229,87 @@ def escalate(now: dt.datetime) -> int:
         queue_delivery(alert, now)
     db.session.flush()
     return len(due)
+
+
+WANING_BATCH = 200
+
+
+def _waning_candidates(now: dt.datetime) -> list[tuple[str, str, str]]:
+    """(patient id, clinic id, zone) of every active, enrolled patient with a live session."""
+    has_session = select(TreatmentSession.id).where(
+        TreatmentSession.patient_id == PatientProfile.user_id, TreatmentSession.deleted_at.is_(None)
+    )
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            select(PatientProfile.user_id, PatientProfile.clinic_id, PatientProfile.timezone)
+            .join(User, User.id == PatientProfile.user_id)
+            .where(User.is_active.is_(True), PatientProfile.enrolled_at.is_not(None), has_session.exists())
+            .order_by(PatientProfile.user_id)
+        )
+    ]
+
+
+def resolve_moot_waning(patient_id: str, now: dt.datetime, still_latest: str | None) -> int:
+    """Resolve the patient's unresolved effect_waning alert when the session it follows is no
+    longer their latest (a newer one was recorded, or it was deleted): the wear-off it
+    warned of is moot. Resolved by the system, with a note saying why."""
+    moot = [
+        alert
+        for alert in db.session.scalars(
+            select(Alert).where(
+                Alert.patient_id == patient_id, Alert.rule == "effect_waning", Alert.status.in_(UNRESOLVED)
+            )
+        )
+        if alert.details.get("session_id") != still_latest
+    ]
+    for alert in moot:
+        alert.status = "resolved"
+        alert.resolved_at = now
+        alert.acknowledged_at = alert.acknowledged_at or now
+        alert.resolution_note = (
+            "Resolved automatically: the session this alert followed is no longer the patient's latest "
+            "(a newer session was recorded, or it was deleted)."
+        )
+    db.session.flush()
+    return len(moot)
+
+
+def evaluate_waning(now: dt.datetime) -> int:
+    """effect_waning: the patient's local today is on or after the expected wear-off date
+    minus WANING_LEAD_DAYS, counted from their latest session; one alert per latest session
+    (once resolved, it is not raised again for that session; a new session allows a new one)."""
+    lead = dt.timedelta(days=current_app.config["WANING_LEAD_DAYS"])
+    candidates = _waning_candidates(now)
+    raised = 0
+    for start in range(0, len(candidates), WANING_BATCH):
+        batch = candidates[start : start + WANING_BATCH]
+        predicted = forecast.forecasts({pid: zone for pid, _, zone in batch}, now)
+        followed: dict[str, set[str]] = defaultdict(set)
+        for patient_id, details in db.session.execute(
+            select(Alert.patient_id, Alert.details).where(
+                Alert.patient_id.in_([pid for pid, _, _ in batch]), Alert.rule == "effect_waning"
+            )
+        ):
+            followed[patient_id].add(details.get("session_id"))
+        for patient_id, clinic_id, zone in batch:
+            expected = predicted.get(patient_id)
+            if expected is None:
+                continue
+            resolve_moot_waning(patient_id, now, still_latest=expected.from_session_id)
+            due = local_date(now, zone) >= expected.expected_wear_off_date - lead
+            if due and expected.from_session_id not in followed[patient_id]:
+                details = {
+                    "session_id": expected.from_session_id,
+                    "expected_wear_off_date": expected.expected_wear_off_date.isoformat(),
+                    "earliest": expected.earliest.isoformat(),
+                    "latest": expected.latest.isoformat(),
+                    "basis_sessions": expected.basis_sessions,
+                }
+                raise_alert(PatientRef(patient_id, clinic_id, zone), "effect_waning", details)
+                raised += 1
+    db.session.flush()
+    return raised
 
 
 # --- lifecycle ---------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Float, Select, case, cast, func, literal, select, tuple_
 from sqlalchemy.sql.expression import ColumnElement, Subquery
 
-from diary.domain import audit
+from diary.domain import audit, forecast
 from diary.domain.keyset import Keyset, Page, number, row_id, whole
 from diary.domain.tokens import Actor
 from diary.extensions import db
@@ -36,6 +36,7 @@ class PanelItem:
     adherence_7d: float
     open_alerts: int
     open_critical_alerts: int
+    expected_wear_off_date: dt.date | None
 
 
 def _last_7_days(staff: Actor, since: dt.datetime) -> Subquery:
@@ -83,6 +84,7 @@ def _ranked(staff: Actor, since: dt.datetime) -> tuple[Select, tuple[ColumnEleme
         select(
             PatientProfile.user_id,
             PatientProfile.display_name,
+            PatientProfile.timezone,
             last_entry_at.label("last_entry_at"),
             recent.c.mood_sum,
             recent.c.anxiety_sum,
@@ -99,7 +101,7 @@ def _ranked(staff: Actor, since: dt.datetime) -> tuple[Select, tuple[ColumnEleme
     return query, (critical, total - critical, mood_key, PatientProfile.user_id)
 
 
-def _item(row) -> PanelItem:
+def _item(row, wear_off: dt.date | None) -> PanelItem:
     n = row.n or 0
     return PanelItem(
         id=row.user_id,
@@ -111,6 +113,7 @@ def _item(row) -> PanelItem:
         adherence_7d=min(row.days or 0, 7) / 7,
         open_alerts=int(row.total),
         open_critical_alerts=int(row.critical),
+        expected_wear_off_date=wear_off,
     )
 
 
@@ -129,6 +132,11 @@ def panel_page(staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None
         query.order_by(critical.desc(), warning.desc(), mood_key, patient_id).limit(limit + 1)
     ).all()
     page = PANEL_KEYSET.page(rows, limit, _sort_key)
+    # Forecasts of the page's patients only: a few queries per page, whatever the clinic's size.
+    predicted = forecast.forecasts({row.user_id: row.timezone for row in page.items}, now)
+    items = []
     for row in page.items:
         audit.record(staff, "panel.read", patient_id=row.user_id, resource_type="patient", resource_id=row.user_id)
-    return Page([_item(row) for row in page.items], page.next_cursor)
+        expected = predicted[row.user_id]
+        items.append(_item(row, expected.expected_wear_off_date if expected else None))
+    return Page(items, page.next_cursor)

@@ -6,9 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from diary.domain import audit, outbox
+from diary.domain import alerts, audit, outbox
 from diary.domain.errors import AccessDenied, Invalid, NotFound
 from diary.domain.instants import not_in_future
 from diary.domain.patients import patient_for_staff
@@ -16,7 +16,7 @@ from diary.domain.scheduling import QuietHours, Slot, outside_quiet_hours, plan_
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import Checkin, Clinic, PatientProfile, TreatmentSession
-from diary.timeutil import utcnow
+from diary.timeutil import local_date, utcnow
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,7 @@ def record_session(
         patient_id=profile.user_id,
         clinic_id=profile.clinic_id,
         started_at=started_at,
+        local_date=local_date(started_at, profile.timezone),
         route=route,
         dose_mg=dose_mg,
         notes=notes,
@@ -158,7 +159,27 @@ def record_session(
     for checkin in checkins:
         if checkin.status == "pending":
             _enqueue_pushes(checkin, window, profile)
+    if started_at == latest_started_at(profile.user_id):
+        # A new latest session: a wear-off warned of for the one before is moot now.
+        alerts.resolve_moot_waning(profile.user_id, now, still_latest=session.id)
     return session, checkins
+
+
+def latest_started_at(patient_id: str) -> dt.datetime | None:
+    return db.session.scalar(
+        select(func.max(TreatmentSession.started_at)).where(
+            TreatmentSession.patient_id == patient_id, TreatmentSession.deleted_at.is_(None)
+        )
+    )
+
+
+def _latest_session_id(patient_id: str) -> str | None:
+    return db.session.scalar(
+        select(TreatmentSession.id)
+        .where(TreatmentSession.patient_id == patient_id, TreatmentSession.deleted_at.is_(None))
+        .order_by(TreatmentSession.started_at.desc(), TreatmentSession.id)
+        .limit(1)
+    )
 
 
 def record(
@@ -236,6 +257,8 @@ def delete_session(session: TreatmentSession) -> None:
         checkin.status = "cancelled"
     outbox.cancel_for_checkins([c.id for c in open_checkins], "session deleted")
     db.session.flush()
+    # A wear-off warned of for the deleted session is moot; one for the latest one that remains stands.
+    alerts.resolve_moot_waning(session.patient_id, utcnow(), still_latest=_latest_session_id(session.patient_id))
 
 
 def reschedule_pending(profile: PatientProfile) -> None:

@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import ColumnElement, func, select
 
-from diary.domain import instruments
+from diary.domain import forecast, instruments
+from diary.domain.effects import DaySums, daily_sums, session_effects
 from diary.domain.errors import Invalid
 from diary.domain.patients import patient_for_staff
 from diary.domain.scheduling import wall_time_instant
@@ -37,14 +37,8 @@ from diary.models import (
 )
 from diary.timeutil import local_date, utcnow
 
-BASELINE_DAYS = 7
-# How far after a session its effect is followed (beyond the window if need be).
-EFFECT_HORIZON_DAYS = 90
 DEFAULT_WINDOW_DAYS = 30
 MAX_WINDOW_DAYS = 731  # two years
-
-# (local date, mood sum, anxiety sum, entries) of one day with live entries.
-DaySums = tuple[dt.date, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -100,22 +94,6 @@ def _slope_per_week(points: list[tuple[int, float]]) -> float | None:
     sxx = sum((x - mean_x) ** 2 for x, _ in points)
     sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
     return sxy / sxx * 7
-
-
-def _daily_sums(patient_id: str, first: dt.date, last: dt.date) -> list[DaySums]:
-    """(local date, mood sum, anxiety sum, entries) per day with live entries, ascending."""
-    rows = db.session.execute(
-        select(Entry.local_date, func.sum(Entry.mood), func.sum(Entry.anxiety), func.count(Entry.id))
-        .where(
-            Entry.patient_id == patient_id,
-            Entry.deleted_at.is_(None),
-            Entry.local_date >= first,
-            Entry.local_date <= last,
-        )
-        .group_by(Entry.local_date)
-        .order_by(Entry.local_date)
-    ).all()
-    return [(day, int(mood), int(anxiety), int(n)) for day, mood, anxiety, n in rows]
 
 
 def _scales(window: Window, daily: list[DaySums]) -> dict[str, dict[str, Any]]:
@@ -212,71 +190,6 @@ def _checkins_by_session(sessions: list[TreatmentSession]) -> dict[str, list[dic
             }
         )
     return by_session
-
-
-def _after_the_dose(patient_id: str, sessions: list[TreatmentSession], days: dict[str, dt.date]) -> dict[str, tuple]:
-    """Per session: (mood sum, entries) of its own local day counting only the entries
-    recorded after it started, so a dose's day is not judged by the hours before the dose."""
-    rows = db.session.execute(
-        select(Entry.local_date, Entry.recorded_at, Entry.mood).where(
-            Entry.patient_id == patient_id,
-            Entry.deleted_at.is_(None),
-            Entry.local_date.in_(set(days.values())),
-        )
-    ).all()
-    after = {}
-    for session in sessions:
-        moods = [mood for day, at, mood in rows if day == days[session.id] and at > session.started_at]
-        after[session.id] = (sum(moods), len(moods))
-    return after
-
-
-def _effect_days(day: dt.date, baseline_mood: Fraction, dose_day: tuple[int, int], daily: list[DaySums]) -> int | None:
-    """Days from the session's local day on whose mean mood is above the baseline, up to the
-    first day with entries whose mean is not (days without entries neither extend nor end
-    the run); None while that day has not come. On the session's own day only the entries
-    after the dose count (`dose_day`: their mood sum and number)."""
-    horizon = day + dt.timedelta(days=EFFECT_HORIZON_DAYS)
-    run = 0
-    for entry_day, mood_sum, _, count in daily:
-        if entry_day < day or entry_day > horizon:
-            continue
-        if entry_day == day:
-            mood_sum, count = dose_day
-            if not count:
-                continue  # no entry after the dose yet: the day neither extends nor ends the run
-        if Fraction(mood_sum, count) > baseline_mood:
-            run += 1
-        else:
-            return run
-    return None
-
-
-def session_effects(profile: PatientProfile, sessions: list[TreatmentSession], today: dt.date) -> dict[str, dict]:
-    """Baseline (mean of the entries of the 7 local days before the session's local day)
-    and effect_days (API.md, measured from the session on) of each session, from two
-    aggregate queries."""
-    if not sessions:
-        return {}
-    days = {s.id: local_date(s.started_at, profile.timezone) for s in sessions}
-    first = min(days.values()) - dt.timedelta(days=BASELINE_DAYS)
-    last = min(today, max(days.values()) + dt.timedelta(days=EFFECT_HORIZON_DAYS))
-    daily = _daily_sums(profile.user_id, first, last)
-    after_dose = _after_the_dose(profile.user_id, sessions, days)
-    effects = {}
-    for session in sessions:
-        day = days[session.id]
-        before = [r for r in daily if day - dt.timedelta(days=BASELINE_DAYS) <= r[0] < day]
-        n = sum(r[3] for r in before)
-        if not n:
-            effects[session.id] = {"baseline": {"mood": None, "anxiety": None}, "effect_days": None}
-            continue
-        baseline_mood = Fraction(sum(r[1] for r in before), n)
-        effects[session.id] = {
-            "baseline": {"mood": float(baseline_mood), "anxiety": sum(r[2] for r in before) / n},
-            "effect_days": _effect_days(day, baseline_mood, after_dose[session.id], daily),
-        }
-    return effects
 
 
 def _adherence(window: Window, daily: list[DaySums]) -> dict[str, Any]:
@@ -376,17 +289,17 @@ def _madrs_outcome(profile: PatientProfile, window_end: dt.datetime) -> dict[str
         ("baseline", "baseline_recorded_at", "latest", "latest_recorded_at", "change", "response", "remission")
     )
     outcome["remission_cutoff"] = current_app.config["MADRS_REMISSION_CUTOFF"]
-    first_session = db.session.scalar(
-        select(func.min(TreatmentSession.started_at)).where(
-            TreatmentSession.patient_id == profile.user_id, TreatmentSession.deleted_at.is_(None)
-        )
+    first_day = db.session.scalar(
+        select(TreatmentSession.local_date)
+        .where(TreatmentSession.patient_id == profile.user_id, TreatmentSession.deleted_at.is_(None))
+        .order_by(TreatmentSession.started_at)
+        .limit(1)
     )
-    if first_session is None:
+    if first_day is None:
         return outcome
     madrs = select(Assessment.total, Assessment.recorded_at).where(
         Assessment.patient_id == profile.user_id, Assessment.instrument == "madrs"
     )
-    first_day = local_date(first_session, profile.timezone)
     baseline = db.session.execute(
         madrs.where(Assessment.local_date <= first_day)
         .order_by(Assessment.recorded_at.desc(), Assessment.id.desc())
@@ -411,10 +324,10 @@ def _madrs_outcome(profile: PatientProfile, window_end: dt.datetime) -> dict[str
 
 def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, today: dt.date) -> dict[str, Any]:
     window = Window(profile, date_from, date_to, today)
-    daily = _daily_sums(profile.user_id, date_from, date_to)
+    daily = daily_sums(profile.user_id, date_from, date_to)
     sessions = _sessions_in(window)
     checkins = _checkins_by_session(sessions)
-    effects = session_effects(profile, sessions, today)
+    effects = session_effects(sessions, {profile.user_id: today})
     return {
         "patient_id": profile.user_id,
         "from_": date_from,
@@ -425,15 +338,16 @@ def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, tod
         "assessments": _assessment_series(window),
         "phq9_outcome": _phq9_outcome(profile.user_id, window.end),
         "madrs_outcome": _madrs_outcome(profile, window.end),
+        "forecast": forecast.forecasts({profile.user_id: profile.timezone}, utcnow())[profile.user_id],
         "sessions": [
             {
                 "id": s.id,
                 "started_at": s.started_at,
                 "route": s.route,
                 "dose_mg": s.dose_mg,
-                "baseline": effects[s.id]["baseline"],
+                "baseline": {"mood": effects[s.id].baseline_mood, "anxiety": effects[s.id].baseline_anxiety},
                 "checkins": checkins[s.id],
-                "effect_days": effects[s.id]["effect_days"],
+                "effect_days": effects[s.id].effect_days,
             }
             for s in sessions
         ],

@@ -1,6 +1,6 @@
 """Typed SQLAlchemy models, one module per aggregate."""
 
-from diary.models.alerts import ALERT_STATUSES, RULES, UNRESOLVED, Alert
+from diary.models.alerts import ALERT_STATUSES, RULES, SEVERITY, UNRESOLVED, Alert
 from diary.models.audit import AuditEvent
 from diary.models.clinics import Clinic
 from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
@@ -25,6 +25,7 @@ __all__ = [
     "ROLES",
     "ROUTES",
     "RULES",
+    "SEVERITY",
     "SIDE_EFFECTS",
     "STAFF_ROLES",
     "UNRESOLVED",

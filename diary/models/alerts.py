@@ -9,7 +9,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from diary.extensions import db
 from diary.models.base import UTCDateTime, new_id, now_utc
 
-RULES = ("self_harm", "mood_drop", "anxiety_rise", "phq9_worsening", "disengaged")
+# Every alert rule and its severity (API.md "Alert rules").
+SEVERITY = {
+    "self_harm": "critical",
+    "mood_drop": "warning",
+    "anxiety_rise": "warning",
+    "phq9_worsening": "warning",
+    "disengaged": "warning",
+    "effect_waning": "warning",
+}
+RULES = tuple(SEVERITY)
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 UNRESOLVED = ("open", "acknowledged")
 

@@ -20,6 +20,9 @@ class TreatmentSession(db.Model):
     patient_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     clinic_id: Mapped[str] = mapped_column(ForeignKey("clinics.id"), index=True)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The patient's calendar day of the dose, in their zone when it was recorded (like an
+    # entry's): effects, forecasts and clinic outcomes count days from it.
+    local_date: Mapped[dt.date]
     route: Mapped[str] = mapped_column(String(16))
     dose_mg: Mapped[float | None] = mapped_column(Float)
     notes: Mapped[str | None] = mapped_column(Text)

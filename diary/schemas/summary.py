@@ -22,6 +22,7 @@ class PanelItemSchema(Schema):
     adherence_7d = fields.Float()
     open_alerts = fields.Integer()
     open_critical_alerts = fields.Integer()
+    expected_wear_off_date = fields.Date(allow_none=True, metadata={"description": "the forecast's, or null"})
 
 
 class PanelPageSchema(Schema):
@@ -131,6 +132,15 @@ class AdherenceSchema(Schema):
     checkin_rate = fields.Float(allow_none=True)
 
 
+class ForecastSchema(Schema):
+    expected_wear_off_date = fields.Date(metadata={"description": "latest session's local day + median effect_days"})
+    earliest = fields.Date(metadata={"description": "+ the shortest effect_days of the basis"})
+    latest = fields.Date(metadata={"description": "+ the longest effect_days of the basis"})
+    basis_sessions = fields.Integer()
+    based_on = fields.List(fields.String(), metadata={"description": "the last 6 sessions with a measured effect"})
+    from_session_id = fields.String(metadata={"description": "the latest session, whose day the dates count from"})
+
+
 class SummarySchema(Schema):
     patient_id = fields.String()
     from_ = fields.Date(data_key="from")
@@ -142,6 +152,7 @@ class SummarySchema(Schema):
     assessments = fields.Nested(AssessmentSeriesSchema)
     phq9_outcome = fields.Nested(Phq9OutcomeSchema)
     madrs_outcome = fields.Nested(MadrsOutcomeSchema)
+    forecast = fields.Nested(ForecastSchema, allow_none=True)
     sessions = fields.List(fields.Nested(SummarySessionSchema))
     adherence = fields.Nested(AdherenceSchema)
     side_effects = fields.Dict(keys=fields.String(), values=fields.Integer())

@@ -1,0 +1,148 @@
+"""How each treatment session worked: its mood baseline and how many days its effect lasted.
+
+API.md: a session's baseline is the mean of the entries of the 7 local days before the
+session's local day. Its `effect_days` counts, from the session's local day on, the days with
+entries whose daily mean mood is above the baseline, up to the first day with entries whose
+mean is not (days without entries neither extend nor end the run); on the session's own day
+only the entries recorded after the dose count. It is None while that day has not come
+(followed up to 90 days), or without a baseline.
+
+One implementation for the summary, the forecast, the panel and the clinic's outcomes:
+computed for any number of sessions of any number of patients from two aggregate queries.
+Sums and counts stay integers and means are compared as exact fractions.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from sqlalchemy import and_, func, or_, select
+
+from diary.extensions import db
+from diary.models import Entry, TreatmentSession
+
+BASELINE_DAYS = 7
+# How far after a session its effect is followed (beyond a summary's window if need be).
+EFFECT_HORIZON_DAYS = 90
+
+# (local date, mood sum, anxiety sum, entries) of one day with live entries.
+DaySums = tuple[dt.date, int, int, int]
+
+
+@dataclass(frozen=True)
+class Effect:
+    baseline_mood: float | None
+    baseline_anxiety: float | None
+    effect_days: int | None
+
+
+NO_BASELINE = Effect(None, None, None)
+
+
+def daily_sums(patient_id: str, first: dt.date, last: dt.date) -> list[DaySums]:
+    """(local date, mood sum, anxiety sum, entries) per day with live entries, ascending."""
+    return _daily_sums_of({patient_id: (first, last)})[patient_id]
+
+
+def _daily_sums_of(ranges: Mapping[str, tuple[dt.date, dt.date]]) -> dict[str, list[DaySums]]:
+    """Daily sums of several patients, each over their own range of local dates, in one query."""
+    by_patient: dict[str, list[DaySums]] = {patient_id: [] for patient_id in ranges}
+    if not ranges:
+        return by_patient
+    rows = db.session.execute(
+        select(Entry.patient_id, Entry.local_date, func.sum(Entry.mood), func.sum(Entry.anxiety), func.count(Entry.id))
+        .where(
+            Entry.deleted_at.is_(None),
+            or_(
+                *(
+                    and_(Entry.patient_id == patient_id, Entry.local_date >= first, Entry.local_date <= last)
+                    for patient_id, (first, last) in ranges.items()
+                )
+            ),
+        )
+        .group_by(Entry.patient_id, Entry.local_date)
+        .order_by(Entry.patient_id, Entry.local_date)
+    )
+    for patient_id, day, mood, anxiety, n in rows:
+        by_patient[patient_id].append((day, int(mood), int(anxiety), int(n)))
+    return by_patient
+
+
+def _after_the_dose(sessions: Sequence[TreatmentSession]) -> dict[str, tuple[int, int]]:
+    """Per session: (mood sum, entries) of its own local day counting only the entries
+    recorded after it started, so a dose's day is not judged by the hours before the dose."""
+    days_by_patient: dict[str, set[dt.date]] = defaultdict(set)
+    for session in sessions:
+        days_by_patient[session.patient_id].add(session.local_date)
+    rows = db.session.execute(
+        select(Entry.patient_id, Entry.local_date, Entry.recorded_at, Entry.mood).where(
+            Entry.deleted_at.is_(None),
+            or_(
+                *(
+                    and_(Entry.patient_id == patient_id, Entry.local_date.in_(days))
+                    for patient_id, days in days_by_patient.items()
+                )
+            ),
+        )
+    ).all()
+    on_the_day: dict[tuple[str, dt.date], list[tuple[dt.datetime, int]]] = defaultdict(list)
+    for patient_id, day, recorded_at, mood in rows:
+        on_the_day[patient_id, day].append((recorded_at, mood))
+    after = {}
+    for session in sessions:
+        moods = [mood for at, mood in on_the_day[session.patient_id, session.local_date] if at > session.started_at]
+        after[session.id] = (sum(moods), len(moods))
+    return after
+
+
+def _effect_days(day: dt.date, baseline_mood: Fraction, dose_day: tuple[int, int], daily: list[DaySums]) -> int | None:
+    horizon = day + dt.timedelta(days=EFFECT_HORIZON_DAYS)
+    run = 0
+    for entry_day, mood_sum, _, count in daily[bisect.bisect_left(daily, (day,)) :]:
+        if entry_day > horizon:
+            break
+        if entry_day == day:
+            mood_sum, count = dose_day
+            if not count:
+                continue  # no entry after the dose yet: the day neither extends nor ends the run
+        if Fraction(mood_sum, count) > baseline_mood:
+            run += 1
+        else:
+            return run
+    return None
+
+
+def session_effects(sessions: Sequence[TreatmentSession], today: Mapping[str, dt.date]) -> dict[str, Effect]:
+    """Baseline and effect_days of each session; `today`: each patient's local today (no
+    day after it is read)."""
+    if not sessions:
+        return {}
+    ranges: dict[str, tuple[dt.date, dt.date]] = {}
+    for session in sessions:
+        first = session.local_date - dt.timedelta(days=BASELINE_DAYS)
+        last = min(today[session.patient_id], session.local_date + dt.timedelta(days=EFFECT_HORIZON_DAYS))
+        known = ranges.get(session.patient_id)
+        ranges[session.patient_id] = (min(first, known[0]), max(last, known[1])) if known else (first, last)
+    daily = _daily_sums_of(ranges)
+    after_dose = _after_the_dose(sessions)
+    effects = {}
+    for session in sessions:
+        days = daily[session.patient_id]
+        start = bisect.bisect_left(days, (session.local_date - dt.timedelta(days=BASELINE_DAYS),))
+        before = days[start : bisect.bisect_left(days, (session.local_date,))]
+        n = sum(count for *_, count in before)
+        if not n:
+            effects[session.id] = NO_BASELINE
+            continue
+        baseline_mood = Fraction(sum(mood for _, mood, _, _ in before), n)
+        effects[session.id] = Effect(
+            baseline_mood=float(baseline_mood),
+            baseline_anxiety=sum(anxiety for _, _, anxiety, _ in before) / n,
+            effect_days=_effect_days(session.local_date, baseline_mood, after_dose[session.id], days),
+        )
+    return effects
