@@ -85,6 +85,7 @@ def _init_extensions(app: Flask) -> None:
         models,  # noqa: F401  (register every table with the metadata)
         observability,
         ratelimit,
+        review,
     )
     from diary.api import register_blueprints
     from diary.domain import tokens
@@ -105,6 +106,7 @@ def _init_extensions(app: Flask) -> None:
     register_blueprints(api)
     register_error_handlers(app)
     observability.init_app(app)
+    review.init_app(app)
 
 
 def _register_docs_assets(app: Flask) -> None:

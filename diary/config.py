@@ -123,6 +123,8 @@ class Config:
     LOG_LEVEL: str = "INFO"
     # Origins allowed to call the API from a browser (the dashboard); empty = CORS closed.
     CORS_ORIGINS: list[str] = field(default_factory=list)
+    # The review pages sign a clinician out after this many minutes without a request.
+    REVIEW_IDLE_MINUTES: int = 15
     TESTING: bool = False
 
     @classmethod
@@ -173,6 +175,7 @@ class Config:
             TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
             CRISIS_MESSAGE=env.get("CRISIS_MESSAGE") or DEFAULT_CRISIS_MESSAGE,
             CRISIS_CONTACTS=_env_json("CRISIS_CONTACTS", [dict(c) for c in DEFAULT_CRISIS_CONTACTS]),
+            REVIEW_IDLE_MINUTES=_env_int("REVIEW_IDLE_MINUTES", 15),
         )
 
     def apply_defaults(self, instance_path: str) -> None:
@@ -242,6 +245,7 @@ class Config:
             "ALERT_EXPIRED_CHECKINS_IN_A_ROW",
             "ALERT_ESCALATION_MINUTES",
             "REMISSION_PHQ9_CUTOFF",
+            "REVIEW_IDLE_MINUTES",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be positive")

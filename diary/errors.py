@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_smorest import Api
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -52,6 +52,19 @@ def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def _page_request() -> bool:
+    """The review pages answer errors with HTML; every other path with the JSON envelope."""
+    from diary.review import serves_pages
+
+    return serves_pages(request.path)
+
+
+def _page(status: int, problem: DomainError | None = None, headers: dict | None = None):
+    from diary.review.errors import error_page
+
+    return error_page(status, problem), status, headers or {}
+
+
 class DiaryApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
@@ -59,6 +72,10 @@ class DiaryApi(Api):
         status = error.code or 500
         data = getattr(error, "data", None) or {}
         headers = dict(data.get("headers") or {})
+        if _page_request():
+            if status == 405 and getattr(error, "valid_methods", None):
+                headers["Allow"] = ", ".join(error.valid_methods)
+            return _page(status, None, headers)
         if status >= 500:
             # Flask has already logged the traceback. Never show internals: a generic
             # message and the request id to quote.
@@ -86,6 +103,8 @@ def handle_database_unavailable(error: OperationalError):
 
     db.session.rollback()
     log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    if _page_request():
+        return _page(503, None, {"Retry-After": "5"})
     return (
         envelope(503, "the database is unavailable; try again shortly", code="database_unavailable"),
         503,
@@ -109,6 +128,8 @@ def close_session(exc: BaseException | None) -> None:
 
 
 def handle_domain_error(error: DomainError):
+    if _page_request():
+        return _page(error.status, error)
     return envelope(error.status, error.message, code=error.code, errors=error.errors), error.status
 
 

@@ -1,22 +1,17 @@
 """Staff views of their clinic's patients."""
 
-import datetime as dt
-
 from flask.views import MethodView
 
 from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_principal
 from diary.domain import accounts, audit, panel, patients, summary
-from diary.domain.errors import Conflict, Invalid
+from diary.domain.errors import Conflict
 from diary.extensions import db
 from diary.schemas.patients import PatientCreateSchema, PatientSchema
 from diary.schemas.summary import PanelPageSchema, PanelQuerySchema, SummaryQuerySchema, SummarySchema
-from diary.timeutil import local_date, utcnow
+from diary.timeutil import utcnow
 
 blp = Blueprint("patients", __name__, url_prefix="/api/v1/patients", description="Clinic patients (staff)")
-
-
-MAX_SUMMARY_DAYS = 731  # two years
 
 
 @blp.route("")
@@ -27,7 +22,7 @@ class Patients(MethodView):
     def get(self, query):
         """The clinic panel: riskiest first (open critical alerts, open warnings, lowest 7-day mood)"""
         items, next_cursor = panel.panel_page(
-            current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor")
+            current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor"), search=query.get("q")
         )
         db.session.commit()
         return {"items": items, "next_cursor": next_cursor}
@@ -67,14 +62,8 @@ class Summary(MethodView):
     def get(self, query, patient_id):
         """How the patient is doing: trends, sessions and their effect, adherence, alerts"""
         profile = patients.patient_for_staff(current_principal(), patient_id, action="patient.summary")
-        today = local_date(utcnow(), profile.timezone)
-        date_to = query.get("to") or today
-        date_from = query.get("from_") or date_to - dt.timedelta(days=29)
-        if date_from > date_to:
-            raise Invalid("from", "must not be after 'to'")
-        if (date_to - date_from).days + 1 > MAX_SUMMARY_DAYS:
-            raise Invalid("from", "the window may span at most 2 years")
-        result = summary.summarize(profile, date_from, date_to, today)
+        window = summary.window_for(profile, query.get("from_"), query.get("to"))
+        result = summary.summarize(profile, window.first, window.last, window.today)
         db.session.commit()
         return result
 

@@ -42,8 +42,16 @@ def _decode(cursor: str) -> tuple[int, int, float, str]:
         raise Invalid("cursor", "is not a cursor this API issued") from None
 
 
+def _matches(search: str):
+    """A name containing `search`, or an external reference starting with it (any case;
+    `%` and `_` are plain characters here)."""
+    return PatientProfile.display_name.icontains(search, autoescape=True) | PatientProfile.external_ref.istartswith(
+        search, autoescape=True
+    )
+
+
 def panel_page(
-    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None
+    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None, search: str | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     since = now - dt.timedelta(days=7)
     clinic_patients = select(PatientProfile.user_id).where(PatientProfile.clinic_id == staff.clinic_id)
@@ -96,6 +104,8 @@ def panel_page(
         .outerjoin(open_alerts, open_alerts.c.patient_id == PatientProfile.user_id)
         .where(PatientProfile.clinic_id == staff.clinic_id)
     )
+    if search:
+        query = query.where(_matches(search))
     if cursor:
         crit, warn, mood, pid = _decode(cursor)
         # Keyset on (critical desc, warnings desc, mood asc, id): negate to compare ascending.

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
+from diary.domain.errors import Invalid
 from diary.domain.scheduling import wall_time_instant
 from diary.extensions import db
 from diary.models import (
@@ -29,11 +31,34 @@ from diary.models import (
     PatientProfile,
     TreatmentSession,
 )
-from diary.timeutil import local_date
+from diary.timeutil import local_date, utcnow
 
 BASELINE_DAYS = 7
 # How far after a session its effect is followed (beyond the window if need be).
 EFFECT_HORIZON_DAYS = 90
+DEFAULT_WINDOW_DAYS = 30
+MAX_WINDOW_DAYS = 731  # two years
+
+
+@dataclass(frozen=True)
+class Window:
+    """A summary's window: the patient's local dates `first`..`last`, and their today."""
+
+    first: dt.date
+    last: dt.date
+    today: dt.date
+
+
+def window_for(profile: PatientProfile, date_from: dt.date | None, date_to: dt.date | None) -> Window:
+    """The window asked for; by default the last 30 local days up to the patient's today."""
+    today = local_date(utcnow(), profile.timezone)
+    last = date_to or today
+    first = date_from or last - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    if first > last:
+        raise Invalid("from", "must not be after 'to'")
+    if (last - first).days + 1 > MAX_WINDOW_DAYS:
+        raise Invalid("from", "the window may span at most 2 years")
+    return Window(first, last, today)
 
 
 def _mean(total: int | None, count: int) -> float | None:
