@@ -7,8 +7,8 @@ things; only the shapes a browser sends differ (strings from forms, repeated que
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +23,7 @@ from diary.schemas.fields import Text
 from diary.schemas.sessions import SessionInSchema
 from diary.schemas.summary import PanelQuerySchema, SummaryQuerySchema
 
+DECIMAL = re.compile(r"[0-9]{1,6}(\.[0-9]{1,3})?")
 # Cursors of the pages before this one, so "Previous" can go back through keyset pages.
 TRAIL = fields.List(Text(validate=validate.Length(max=512)), load_default=list, validate=validate.Length(max=100))
 
@@ -72,10 +73,11 @@ class SessionForm(SessionInSchema):
     def from_form(self, data: Any, **kwargs: Any) -> dict[str, Any]:
         values = _blank_to_missing(data)
         dose = values.get("dose_mg")
-        if dose is not None:
-            # Not a number: left a string, which the API's field refuses ("Not a valid number.").
-            with contextlib.suppress(ValueError):
-                values["dose_mg"] = float(dose.replace(",", "."))
+        # Plain decimals only ("35", "0.5"): "1,000" or "1e3" could be read two ways, and a
+        # dose read wrongly is worse than one typed again. Anything else stays a string,
+        # which the API's field refuses ("Not a valid number.").
+        if isinstance(dose, str) and DECIMAL.fullmatch(dose):
+            values["dose_mg"] = float(dose)
         return values
 
 

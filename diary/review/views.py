@@ -163,7 +163,7 @@ def record_session(patient_id: UUID) -> Response | tuple[str, int]:
         db.session.rollback()
         page = review.patient_review(staff, str(patient_id), back.get("from_"), back.get("to"))
         db.session.commit()
-        form_state = {"values": request.form, "errors": invalid.errors or {}}
+        form_state = {"typed": request.form, "errors": invalid.errors or {}}
         body = render_template("review/patient.html", page=page, charts=charts.for_patient(page), form=form_state)
         return body, 422
     db.session.commit()
