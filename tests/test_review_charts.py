@@ -73,9 +73,13 @@ def test_responses_are_mood_minus_baseline_from_the_dose_until_the_next_session(
     # a: days 0-3 (Feb 10-13), cut before b's day (Feb 14): 4-4.5, 7-4.5, 6.5-4.5, 4-4.5.
     assert [(d.day, d.difference) for d in found[1].days] == [(0, -0.5), (1, 2.5), (2, 2.0), (3, -0.5)]
     chart = charts.response_chart(found)
-    # y runs from -4 to +4 (the largest |difference| is 4.0); the plot is 28 + 16 x 2 = 60 to 250.
-    assert (chart.top, chart.bottom, chart.zero_y) == (60, 250, 155.0)
-    assert [s.label for s in chart.spans] == ["3: effect: not yet ended", "2: effect 2 d"]
+    # y runs from -4 to +4 (the largest |difference| is 4.0); two sessions: the chart is
+    # 300 + 2 x 16 = 332 px tall, the plot runs from 20 + 2 x 16 = 52 to 332 - 30 - 14 = 288.
+    assert (chart.top, chart.bottom, chart.zero_y) == (52, 288, 170.0)
+    # Session 3's effect has not ended: its bar spans the whole 7 days, no room for text after it.
+    assert [(s.number, s.label) for s in chart.spans] == [(3, ""), (2, "effect 2 days")]
+    assert chart.spans[1].width == charts.Scale(0, 7, 44, 704)(2) - 44
+    assert chart.series[1].name == "Session 2 (IV 35 mg): baseline 4.5, effect 2 days"
     assert chart.series[0].style.colour != chart.series[1].style.colour
     assert chart.series[0].style.marker != chart.series[1].style.marker
 

@@ -125,13 +125,15 @@ class Rule:
 
 @dataclass(frozen=True)
 class Span:
-    """A horizontal bar above the plot (how long a session's effect lasted)."""
+    """A horizontal bar above the plot (how long a session's effect lasted), labelled at
+    its right end."""
 
     x: float
     y: float
     width: float
     colour: str
-    label: str
+    number: int  # the session's, written in the margin
+    label: str  # written after the bar when it fits in the plot; the legend has it too
 
 
 @dataclass
@@ -231,7 +233,12 @@ def date_ticks(first: dt.date, last: dt.date, x: Scale) -> list[Tick]:
 
 
 def _value_ticks(lo: int, hi: int, step: int, y: Scale) -> list[Tick]:
-    return [Tick(y(v), f"{v:+d}" if lo < 0 and v else str(v)) for v in range(lo, hi + 1, step)]
+    def label(v: int) -> str:
+        if lo >= 0 or not v:
+            return str(v)
+        return f"+{v}" if v > 0 else f"\u2212{-v}"  # a typographic minus
+
+    return [Tick(y(v), label(v)) for v in range(lo, hi + 1, step)]
 
 
 def _position(instant: dt.datetime, first: dt.date, zone: ZoneInfo) -> float:
@@ -390,13 +397,15 @@ def responses(
 def response_chart(found: Sequence[Response]) -> Chart:
     """Each response as mood minus baseline (0 = the baseline) by days since the dose, the
     latest sessions overlaid; a bar above the plot spans each session's effect_days."""
+    rows = max(1, len(found))
     chart = _frame(
         "Response to the latest sessions",
         "Daily mood minus the session's baseline, by days since the dose, "
         f"for the latest {len(found)} sessions with a baseline.",
-        280,
-        top=28 + 16 * max(1, len(found)),
+        300 + 16 * rows,
+        top=20 + 16 * rows,
     )
+    chart.bottom -= 14  # room for the x axis' name under its ticks
     if not found:
         chart.empty = "No session in this window has a baseline (entries in the 7 days before it)."
         return chart
@@ -414,7 +423,11 @@ def response_chart(found: Sequence[Response]) -> Chart:
     chart.zero_label = "baseline"
     for row, response in enumerate(found):
         local = response.mark
-        label = f"Session {local.number} ({local.short}), baseline {_number(response.baseline)}"
+        effect = response.effect_days
+        effect_text = (
+            f"effect {effect} day{'s' if effect != 1 else ''}" if effect is not None else "effect not yet ended"
+        )
+        label = f"Session {local.number} ({local.short}): baseline {_number(response.baseline)}, {effect_text}"
         series = Series(response.style, label=label)
         points = [(d.day, d.day, d.difference) for d in response.days]
         series.lines = _lines(points, x, y, LINE_GAP_DAYS)
@@ -423,11 +436,11 @@ def response_chart(found: Sequence[Response]) -> Chart:
             for d in response.days
         ]
         chart.series.append(series)
-        effect = response.effect_days
-        span_label = f"effect {effect} d" if effect is not None else "effect: not yet ended"
-        width = x(min(effect, horizon)) - x(0) if effect is not None else x(horizon) - x(0)
+        width = max(x(min(effect, horizon)) - x(0) if effect is not None else x(horizon) - x(0), 2.0)
+        # About 7 px a character at 12 px: the text goes after the bar only where it fits.
+        fits = x(0) + width + 6 + 7 * len(effect_text) <= chart.right
         chart.spans.append(
-            Span(x(0), 20 + 16 * row, max(width, 2.0), response.style.colour, f"{local.number}: {span_label}")
+            Span(x(0), 6 + 16 * row, round(width, 1), response.style.colour, local.number, effect_text if fits else "")
         )
     return chart
 
