@@ -73,9 +73,7 @@ class PageSession:
             return None
         if not (isinstance(sid, str) and isinstance(uid, str)):
             return None
-        if isinstance(login, bool) or isinstance(seen, bool) or not isinstance(login, int | float):
-            return None
-        if not isinstance(seen, int | float):
+        if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in (login, seen)):
             return None
         return cls(sid, uid, dt.datetime.fromtimestamp(login, UTC), dt.datetime.fromtimestamp(seen, UTC))
 
