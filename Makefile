@@ -30,6 +30,7 @@ run: $(RUN_STAMP)
 	@echo ""
 	@echo "API docs: http://127.0.0.1:$(PORT)/api/v1/docs   (OpenAPI: /api/v1/openapi.json)"
 	@echo "Log in:   POST /api/v1/auth/token with a demo email above and the demo password"
+	@echo "Review:   http://127.0.0.1:$(PORT)/review/   (clinician@demo.example / demo-password-1; ops@demo.example for the alert queue)"
 	$(RUN_ENV) EMBEDDED_WORKER=1 $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 ## test: the whole suite (PostgreSQL/Redis runs too when TEST_DATABASE_URL/TEST_REDIS_URL are set)

@@ -86,6 +86,7 @@ def _init_extensions(app: Flask) -> None:
         models,  # noqa: F401  (register every table with the metadata)
         observability,
         ratelimit,
+        review,
     )
     from diary.api import register_blueprints
     from diary.converters import IdConverter
@@ -109,6 +110,7 @@ def _init_extensions(app: Flask) -> None:
     register_error_handlers(app)
     denials.init_app(app)
     observability.init_app(app)
+    review.init_app(app)
 
 
 def _register_docs_assets(app: Flask) -> None:

@@ -134,6 +134,8 @@ class Config:
     LOG_LEVEL: str = "INFO"
     # Origins allowed to call the API from a browser (the dashboard); empty = CORS closed.
     CORS_ORIGINS: list[str] = field(default_factory=list)
+    # The review pages sign a clinician out after this many minutes without a request.
+    REVIEW_IDLE_MINUTES: int = 15
     TESTING: bool = False
 
     @classmethod
@@ -189,6 +191,7 @@ class Config:
             MAX_DOSE_MG=_env_float("MAX_DOSE_MG", 1000.0),
             CRISIS_MESSAGE=env.get("CRISIS_MESSAGE") or DEFAULT_CRISIS_MESSAGE,
             CRISIS_CONTACTS=_env_json("CRISIS_CONTACTS", [dict(c) for c in DEFAULT_CRISIS_CONTACTS]),
+            REVIEW_IDLE_MINUTES=_env_int("REVIEW_IDLE_MINUTES", 15),
         )
 
     def apply_defaults(self, instance_path: str) -> None:
@@ -262,6 +265,7 @@ class Config:
             "INDUCTION_SESSIONS",
             "INDUCTION_DAYS",
             "MAX_DOSE_MG",
+            "REVIEW_IDLE_MINUTES",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be positive")

@@ -26,7 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError, SQLAlchemyError
 
-from diary.errors import envelope
+from diary.errors import envelope, page_error, serves_page
 from diary.extensions import db
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,8 @@ def handle_database_unavailable(error: OperationalError):
     session for the next request. Nothing was committed, so nothing is half-written."""
     db.session.rollback()
     log.warning("database unavailable: %s", type(error.orig).__name__ if error.orig else type(error).__name__)
+    if serves_page():
+        return page_error(503, None, {"Retry-After": "5"})
     return (
         envelope(503, "the database is unavailable; try again shortly", code="database_unavailable"),
         503,

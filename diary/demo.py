@@ -65,11 +65,20 @@ PATIENTS = (
     ),
 )
 STAFF = (("clinician", "clinician@demo.example"), ("ops", "ops@demo.example"))
-SESSION_DAYS = (14, 17, 21, 24, 28, 35)  # days after the start of the history: an induction series
+# Days after the start of the history: an induction series inside the review's default
+# 30-day window, with two untreated weeks before it as every session's baseline.
+SESSION_DAYS = (31, 34, 38, 41, 45, 52)
 
 
 def _clamp(value: float, low: int, high: int) -> int:
     return max(low, min(high, round(value)))
+
+
+def _treated_share(day: int) -> float:
+    """How far along its course a trajectory is: flat until the first session, then a steady
+    change to its end value (a responder improves with treatment, not before it)."""
+    first = SESSION_DAYS[0]
+    return max(0.0, (day - first) / (DAYS - first))
 
 
 def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: dt.datetime) -> None:
@@ -90,7 +99,7 @@ def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: 
     for checkin in checkins:
         if checkin.due_at < now and rng.random() < spec.checkin_answer_rate:
             answered_at = checkin.due_at + dt.timedelta(minutes=rng.uniform(10, 180))
-            level = spec.mood[0] + (spec.mood[1] - spec.mood[0]) * ((answered_at - start).days / DAYS)
+            level = spec.mood[0] + (spec.mood[1] - spec.mood[0]) * _treated_share((answered_at - start).days)
             answer = Entry(
                 id=str(uuid.uuid5(NAMESPACE, f"{spec.email}/checkin/{checkin.id}")),
                 patient_id=patient.id,
@@ -107,7 +116,7 @@ def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: 
         recorded_at = start + dt.timedelta(days=day, hours=rng.uniform(12, 26))
         if recorded_at > now or rng.random() < 0.12:  # missed days are realistic
             continue
-        share = day / DAYS
+        share = _treated_share(day)
         since_session = min(((recorded_at - s).days for s in sessions if s <= recorded_at), default=None)
         bump = spec.session_bump * max(0.0, 1 - since_session / 5) if since_session is not None else 0.0
         mood = spec.mood[0] + (spec.mood[1] - spec.mood[0]) * share + bump + rng.gauss(0, 0.8)
@@ -132,7 +141,7 @@ def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: 
         db.session.add(entry)
     for day in range(0, DAYS, 14):
         recorded_at = start + dt.timedelta(days=day, hours=14)
-        share = day / DAYS
+        share = _treated_share(day)
         level = 3 - (spec.mood[0] + (spec.mood[1] - spec.mood[0]) * share) / 10 * 3
         answers = [_clamp(level + rng.gauss(0, 0.4), 0, 3) for _ in range(9)]
         answers[8] = 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -48,6 +50,32 @@ def _flatten_locations(messages: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
+ERROR_PAGES = "diary.error_pages"
+
+
+@dataclass(frozen=True)
+class ErrorPages:
+    """Where errors are answered with an HTML page instead of the envelope, and how."""
+
+    prefix: str
+    render: Callable[[int, DomainError | None], str]
+
+
+def serve_error_pages(app: Flask, prefix: str, render: Callable[[int, DomainError | None], str]) -> None:
+    """Called by the review pages: paths under `prefix` get `render`'s HTML pages."""
+    app.extensions[ERROR_PAGES] = ErrorPages(prefix, render)
+
+
+def serves_page() -> bool:
+    """The review pages answer errors with HTML; every other path with the JSON envelope."""
+    pages: ErrorPages | None = current_app.extensions.get(ERROR_PAGES)
+    return pages is not None and (request.path == pages.prefix or request.path.startswith(pages.prefix + "/"))
+
+
+def page_error(status: int, problem: DomainError | None = None, headers: dict | None = None):
+    return current_app.extensions[ERROR_PAGES].render(status, problem), status, headers or {}
+
+
 class DiaryApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
@@ -55,6 +83,10 @@ class DiaryApi(Api):
         status = error.code or 500
         data = getattr(error, "data", None) or {}
         headers = dict(data.get("headers") or {})
+        if serves_page():
+            if status == 405 and getattr(error, "valid_methods", None):
+                headers["Allow"] = ", ".join(error.valid_methods)
+            return page_error(status, None, headers)
         if status >= 500:
             # Flask has already logged the traceback. Never show internals: a generic
             # message and the request id to quote.
@@ -76,6 +108,8 @@ class DiaryApi(Api):
 
 
 def handle_domain_error(error: DomainError):
+    if serves_page():
+        return page_error(error.status, error)
     return envelope(error.status, error.message, code=error.code, errors=error.errors), error.status
 
 

@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from diary import metrics
+from diary.review import serves_pages
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 log = logging.getLogger("diary.access")
@@ -40,13 +41,33 @@ _API = (*_EVERYWHERE, ("Content-Security-Policy", API_CSP), ("Cache-Control", "n
 _DOCS = (*_EVERYWHERE, ("Content-Security-Policy", DOCS_CSP))
 _OTHER = (*_EVERYWHERE, ("Content-Security-Policy", API_CSP))
 _HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+# The review pages: only this origin, no inline script or style at all (the charts are SVG
+# with presentation attributes). Their forms need the Referer on same-origin POSTs (the
+# CSRF check over HTTPS compares it with the host), and no other site ever gets one.
+REVIEW_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+_REVIEW_ASSETS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "same-origin"),
+    ("Content-Security-Policy", REVIEW_CSP),
+)
+_REVIEW = (*_REVIEW_ASSETS, ("Cache-Control", "no-store"))
 
 
 def _security_headers(req, response: Response) -> None:
     """The defaults below, each unless the view set its own. Added in one pass: werkzeug's
     setdefault scans every header per call, which cost more than the rest of this hook."""
     path = req.path
-    wanted = _DOCS if path.startswith("/api/v1/docs") else _API if path.startswith("/api/") else _OTHER
+    if path.startswith("/api/"):
+        wanted = _DOCS if path.startswith("/api/v1/docs") else _API
+    elif serves_pages(path):
+        # Pages show patient data: never cached. Assets carry a content hash: cached.
+        wanted = _REVIEW_ASSETS if path.startswith("/review/static/") else _REVIEW
+    else:
+        wanted = _OTHER
     if req.is_secure:
         wanted = (*wanted, _HSTS)
     present = {name.lower() for name, _ in response.headers}

@@ -66,14 +66,16 @@ def _check(limit: RateLimit) -> None:
 
 def auth_rate_limited(view_class: type[MethodView]) -> type[MethodView]:
     """Class decorator: every method of the route is limited by AUTH_RATE_LIMIT."""
-
-    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def limited(*args: Any, **kwargs: Any) -> Any:
-            _check(current_app.extensions[EXTENSION])
-            return view(*args, **kwargs)
-
-        return limited
-
-    view_class.decorators = [*view_class.decorators, decorate]
+    view_class.decorators = [*view_class.decorators, auth_rate_limited_view]
     return view_class
+
+
+def auth_rate_limited_view(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A view function limited by AUTH_RATE_LIMIT (also the review pages' sign-in form)."""
+
+    @functools.wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        _check(current_app.extensions[EXTENSION])
+        return view(*args, **kwargs)
+
+    return limited

@@ -23,7 +23,9 @@ def seed_due_checkin_pushes(patients: list[tuple[str, str]], per_patient: int, n
                 "patient_id": patient_id,
                 "clinic_id": clinic_id,
                 "started_at": now - dt.timedelta(hours=1),
-                "local_date": (now - dt.timedelta(hours=1)).date(),  # UTC; the dispatch tests that use this never read it
+                "local_date": (
+                    now - dt.timedelta(hours=1)
+                ).date(),  # UTC; the dispatch tests that use this never read it
                 "route": "iv",
                 "created_at": now,
             }

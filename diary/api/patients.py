@@ -21,7 +21,9 @@ class Patients(MethodView):
     @blp.response(200, PanelPageSchema)
     def get(self, query):
         """The clinic panel: riskiest first (open critical alerts, open warnings, lowest 7-day mood)"""
-        page = panel.panel_page(current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor"))
+        page = panel.panel_page(
+            current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor"), search=query.get("q")
+        )
         db.session.commit()
         return page
 

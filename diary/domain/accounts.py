@@ -131,11 +131,17 @@ def enroll(raw_code: str, email: str, password: str) -> tuple[User, tokens.Token
     return patient, tokens.open_session(patient)
 
 
-def login(email: str, password: str) -> tokens.TokenPair:
+def authenticate(email: str, password: str) -> User:
+    """The active account with this email and password; an unknown email costs the same
+    argon2 time as a wrong password and answers alike."""
     user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
     ok, new_hash = passwords.verify_password(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
         raise AuthFailed(BAD_CREDENTIALS, code="bad_credentials")
     if new_hash:
         user.password_hash = new_hash
-    return tokens.open_session(user)
+    return user
+
+
+def login(email: str, password: str) -> tokens.TokenPair:
+    return tokens.open_session(authenticate(email, password))

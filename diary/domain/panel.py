@@ -39,6 +39,14 @@ class PanelItem:
     expected_wear_off_date: dt.date | None
 
 
+def _matches(search: str) -> ColumnElement[bool]:
+    """A name containing `search`, or an external reference starting with it (any case;
+    `%` and `_` are plain characters here)."""
+    return PatientProfile.display_name.icontains(search, autoescape=True) | PatientProfile.external_ref.istartswith(
+        search, autoescape=True
+    )
+
+
 def _last_7_days(staff: Actor, since: dt.datetime) -> Subquery:
     """Per patient of the clinic: mood and anxiety sums, entries and distinct local days."""
     clinic_patients = select(PatientProfile.user_id).where(PatientProfile.clinic_id == staff.clinic_id)
@@ -121,9 +129,14 @@ def _sort_key(row) -> tuple[int, int, float, str]:
     return int(row.critical), int(row.total) - int(row.critical), float(row.mood_key), row.user_id
 
 
-def panel_page(staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None) -> Page[PanelItem]:
-    """GET /patients: one page of the clinic's patients, riskiest first; each row audited."""
+def panel_page(
+    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None, search: str | None = None
+) -> Page[PanelItem]:
+    """GET /patients: one page of the clinic's patients, riskiest first, optionally only those
+    whose name or external reference matches `search`; each row audited."""
     query, (critical, warning, mood_key, patient_id) = _ranked(staff, now - WEEK)
+    if search:
+        query = query.where(_matches(search))
     if cursor:
         crit, warn, mood, pid = PANEL_KEYSET.decode(cursor)
         # Keyset on (critical desc, warnings desc, mood asc, id): negate to compare ascending.

@@ -357,8 +357,15 @@ def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, tod
     }
 
 
-def for_staff(staff: Actor, patient_id: str, date_from: dt.date | None, date_to: dt.date | None) -> dict[str, Any]:
-    """GET /patients/{id}/summary: a patient of the staff member's clinic, audited."""
+def read_for_staff(
+    staff: Actor, patient_id: str, date_from: dt.date | None, date_to: dt.date | None
+) -> tuple[PatientProfile, Window, dict[str, Any]]:
+    """A patient of the staff member's clinic, the window asked for, and its summary; audited."""
     profile = patient_for_staff(staff, patient_id, action="patient.summary")
     window = window_for(profile, date_from, date_to)
-    return summarize(profile, window.first, window.last, window.today)
+    return profile, window, summarize(profile, window.first, window.last, window.today)
+
+
+def for_staff(staff: Actor, patient_id: str, date_from: dt.date | None, date_to: dt.date | None) -> dict[str, Any]:
+    """GET /patients/{id}/summary."""
+    return read_for_staff(staff, patient_id, date_from, date_to)[2]

@@ -114,11 +114,18 @@ def _new_refresh_token(session_id: str, now: dt.datetime) -> str:
     return raw
 
 
-def open_session(user: User) -> TokenPair:
-    now = utcnow()
+def start_session(user: User, now: dt.datetime) -> AuthSession:
+    """A login-session row without tokens: the review pages' cookie refers to it, so a
+    revocation ends a browser session exactly as it ends a token family."""
     auth_session = AuthSession(user_id=user.id, created_at=now)
     db.session.add(auth_session)
     db.session.flush()
+    return auth_session
+
+
+def open_session(user: User) -> TokenPair:
+    now = utcnow()
+    auth_session = start_session(user, now)
     refresh = _new_refresh_token(auth_session.id, now)
     access, ttl = _access_token(user, auth_session.id, now)
     return TokenPair(access, refresh, ttl)
@@ -201,3 +208,13 @@ def authenticate_access_token(token: str) -> Principal:
     if row is None or row.revoked_at is not None or not row.is_active:
         raise AuthFailed("invalid access token", code="invalid_token")
     return Principal(claims["sub"], row.role, row.clinic_id, claims["sid"], row.timezone)
+
+
+def principal_of_session(user_id: str, session_id: str) -> Principal | None:
+    """Who an open login session speaks for, as the database says now; None when the session
+    is revoked or unknown, or the user inactive (the same one query as a bearer token)."""
+    params = {"user_id": user_id, "session_id": session_id}
+    row = retry_if_disconnected(lambda: db.session.connection().execute(_PRINCIPAL, params).one_or_none())
+    if row is None or row.revoked_at is not None or not row.is_active:
+        return None
+    return Principal(user_id, row.role, row.clinic_id, session_id, row.timezone)

@@ -11,6 +11,10 @@ from diary.schemas.fields import Instant, Text
 class PanelQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = Text(validate=validate.Length(max=512))
+    q = Text(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "only patients whose name contains it, or whose external reference starts with it"},
+    )
 
 
 class PanelItemSchema(Schema):

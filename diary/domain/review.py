@@ -1,0 +1,160 @@
+"""What the clinician review pages read and write.
+
+Each page is one call here, and each call goes through the functions the API's views use
+(panel.panel_page, summary.read_for_staff, alerts.list_alerts, sessions.record, ...),
+so a page shows the API's own numbers and leaves the API's own audit events. What a page
+needs beyond the API (the panel's 30-day trends, patients' names in the alert queue, a
+session time typed in the patient's local time) is read here in one bounded query each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from diary.domain import alerts, panel, patients, sessions, summary
+from diary.domain.errors import Invalid
+from diary.domain.tokens import Actor
+from diary.extensions import db
+from diary.models import Alert, Entry, PatientProfile
+from diary.timeutil import UTC, local_date
+
+TREND_DAYS = 30
+
+
+@dataclass(frozen=True)
+class DailyTrend:
+    """A patient's daily means over their last TREND_DAYS local days, oldest first; None on
+    a day without entries."""
+
+    first: dt.date
+    mood: list[float | None]
+    anxiety: list[float | None]
+
+    @classmethod
+    def empty(cls, first: dt.date) -> DailyTrend:
+        return cls(first, [None] * TREND_DAYS, [None] * TREND_DAYS)
+
+
+@dataclass(frozen=True)
+class PanelView:
+    items: list[panel.PanelItem]
+    next_cursor: str | None
+    trends: dict[str, DailyTrend]
+
+
+def panel_view(staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None, search: str | None) -> PanelView:
+    """The panel page: GET /patients's page (same order, numbers and audit) and each row's trend."""
+    page = panel.panel_page(staff, now=now, limit=limit, cursor=cursor, search=search)
+    return PanelView(page.items, page.next_cursor, daily_trends([item.id for item in page.items], now))
+
+
+def daily_trends(patient_ids: list[str], now: dt.datetime) -> dict[str, DailyTrend]:
+    """Daily mood and anxiety means of each patient's last TREND_DAYS local days (their
+    today included), from one query bounded by the page's patients and the dates."""
+    if not patient_ids:
+        return {}
+    # Every zone's local date is within a day of the UTC date.
+    earliest = now.astimezone(UTC).date() - dt.timedelta(days=TREND_DAYS)
+    rows = db.session.execute(
+        select(
+            Entry.patient_id,
+            PatientProfile.timezone,
+            Entry.local_date,
+            func.sum(Entry.mood),
+            func.sum(Entry.anxiety),
+            func.count(Entry.id),
+        )
+        .join(PatientProfile, PatientProfile.user_id == Entry.patient_id)
+        .where(Entry.patient_id.in_(patient_ids), Entry.deleted_at.is_(None), Entry.local_date >= earliest)
+        .group_by(Entry.patient_id, PatientProfile.timezone, Entry.local_date)
+    ).all()
+    utc_first = now.astimezone(UTC).date() - dt.timedelta(days=TREND_DAYS - 1)
+    trends = {pid: DailyTrend.empty(utc_first) for pid in patient_ids}
+    for patient_id, zone, day, mood_sum, anxiety_sum, count in rows:
+        trend = trends[patient_id]
+        first = local_date(now, zone) - dt.timedelta(days=TREND_DAYS - 1)
+        if trend.first != first:
+            trend = trends[patient_id] = DailyTrend.empty(first)
+        index = (day - first).days
+        if 0 <= index < TREND_DAYS:
+            # The summary's own arithmetic: integer sums over the count.
+            trend.mood[index] = int(mood_sum) / int(count)
+            trend.anxiety[index] = int(anxiety_sum) / int(count)
+    return trends
+
+
+@dataclass(frozen=True)
+class PatientReview:
+    patient_id: str
+    display_name: str
+    external_ref: str | None
+    timezone: str
+    window: summary.Window
+    summary: dict[str, Any]
+
+
+def patient_review(staff: Actor, patient_id: str, date_from: dt.date | None, date_to: dt.date | None) -> PatientReview:
+    """The patient page: GET /patients/{id}/summary's window rules, numbers and audit."""
+    profile, window, result = summary.read_for_staff(staff, patient_id, date_from, date_to)
+    return PatientReview(profile.user_id, profile.display_name, profile.external_ref, profile.timezone, window, result)
+
+
+@dataclass(frozen=True)
+class QueuedAlert:
+    alert: Alert
+    # Only for clinicians: ops read the queue by ids, as the API gives it to them.
+    patient_name: str | None
+
+
+@dataclass(frozen=True)
+class AlertQueue:
+    items: list[QueuedAlert]
+    next_cursor: str | None
+
+
+def alert_queue(staff: Actor, *, status: str | None, limit: int, cursor: str | None) -> AlertQueue:
+    """The alert queue page: GET /alerts's order and audit, with names for clinicians."""
+    page, next_cursor = alerts.list_alerts(staff, status=status, limit=limit, cursor=cursor)
+    names: dict[str, str] = {}
+    if staff.role == "clinician" and page:
+        names = dict(
+            db.session.execute(
+                select(PatientProfile.user_id, PatientProfile.display_name).where(
+                    PatientProfile.user_id.in_({alert.patient_id for alert in page}),
+                    PatientProfile.clinic_id == staff.clinic_id,
+                )
+            ).all()
+        )
+    return AlertQueue([QueuedAlert(alert, names.get(alert.patient_id)) for alert in page], next_cursor)
+
+
+def local_instant(day: dt.date, wall: dt.time, zone: str) -> dt.datetime:
+    """The UTC instant of a wall-clock time in `zone`. A time the clocks skip (spring
+    forward) is refused rather than guessed; in the repeated hour (fall back) the first
+    occurrence is taken."""
+    local = dt.datetime.combine(day, wall, tzinfo=ZoneInfo(zone))
+    instant = local.astimezone(UTC)
+    if instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise Invalid("time", f"does not exist in {zone} on {day.isoformat()} (the clocks go forward)")
+    return instant
+
+
+def record_session_at_local_time(
+    staff: Actor,
+    patient_id: str,
+    *,
+    day: dt.date,
+    wall: dt.time,
+    route: str,
+    dose_mg: float | None,
+    notes: str | None,
+) -> sessions.SessionRecord:
+    """POST /patients/{id}/sessions from a form that gives the start in the patient's zone."""
+    zone = patients.patient_for_staff(staff, patient_id, action=None).timezone
+    started_at = local_instant(day, wall, zone)
+    return sessions.record(staff, patient_id, started_at=started_at, route=route, dose_mg=dose_mg, notes=notes)
