@@ -147,7 +147,7 @@ def _assessment_series(window: Window) -> dict[str, list[dict[str, Any]]]:
             Assessment.local_date >= window.first,
             Assessment.local_date <= window.last,
         )
-        .order_by(Assessment.recorded_at)
+        .order_by(Assessment.recorded_at, Assessment.id)
     ):
         series[instrument].append({"recorded_at": recorded_at, "total": total, "severity": severity, "risk": risk})
     return series
