@@ -145,6 +145,21 @@ def test_only_the_last_6_measured_sessions_by_start_count(clock, world, api):
     expect_forecast(api, clinician, patient, forecast("2026-01-04", "2025-12-31", "2026-01-07", ids[1:]))
 
 
+def test_measured_sessions_older_than_a_dozen_unmeasured_ones_still_count(clock, world, api):
+    clinician, patient = begin(clock, world)
+    s1, s2 = measured_sessions(api, clinician, patient, [(day("2025-09-01"), 3), (day("2025-09-21"), 4)], BERLIN)
+    # Eleven daily sessions, Oct 3 .. Oct 13, with no entry in the 7 days before any of them (s2's
+    # last entry is on Sep 25): no baseline, no effect_days. The newest 12 sessions hold only one
+    # measured one (s2).
+    unmeasured = [session_on(api, clinician, patient, day(f"2025-10-{d:02d}"), BERLIN) for d in range(3, 14)]
+    assert effect_days(api, clinician, patient) == {s1: 3, s2: 4, **dict.fromkeys(unmeasured)}
+
+    # Basis s1, s2 over all time: median 3.5 -> 4 from the latest session's Oct 13: Oct 17;
+    # earliest + 3 -> Oct 16; latest + 4 -> Oct 17.
+    expected = forecast("2025-10-17", "2025-10-16", "2025-10-17", [s1, s2])
+    expect_forecast(api, clinician, patient, {**expected, "from_session_id": unmeasured[-1]})
+
+
 def test_one_measured_session_gives_no_forecast(clock, world, api):
     clinician, patient = begin(clock, world)
     [measured] = measured_sessions(api, clinician, patient, [(day("2026-01-10"), 3)], BERLIN)
