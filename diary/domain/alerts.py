@@ -250,10 +250,27 @@ def _waning_candidates(now: dt.datetime) -> list[tuple[str, str, str]]:
     ]
 
 
+MOOT_NOTE = (
+    "Resolved automatically: the wear-off it warned of no longer stands (a newer session was "
+    "recorded, the session it followed was deleted, or the forecast no longer holds)."
+)
+
+
+def _resolve_as_moot(alert: Alert, now: dt.datetime) -> None:
+    alert.status = "resolved"
+    alert.resolved_at = now
+    alert.acknowledged_at = alert.acknowledged_at or now
+    alert.resolution_note = MOOT_NOTE
+
+
+def _is_moot(alert: Alert, still_latest: str | None) -> bool:
+    return alert.status in UNRESOLVED and alert.details.get("session_id") != still_latest
+
+
 def resolve_moot_waning(patient_id: str, now: dt.datetime, still_latest: str | None) -> int:
     """Resolve the patient's unresolved effect_waning alert when the session it follows is no
-    longer their latest (a newer one was recorded, or it was deleted): the wear-off it
-    warned of is moot. Resolved by the system, with a note saying why."""
+    longer their latest (a newer one was recorded, or it was deleted): the wear-off it warned
+    of is moot. Resolved by the system, with a note saying why."""
     moot = [
         alert
         for alert in db.session.scalars(
@@ -261,53 +278,72 @@ def resolve_moot_waning(patient_id: str, now: dt.datetime, still_latest: str | N
                 Alert.patient_id == patient_id, Alert.rule == "effect_waning", Alert.status.in_(UNRESOLVED)
             )
         )
-        if alert.details.get("session_id") != still_latest
+        if _is_moot(alert, still_latest)
     ]
     for alert in moot:
-        alert.status = "resolved"
-        alert.resolved_at = now
-        alert.acknowledged_at = alert.acknowledged_at or now
-        alert.resolution_note = (
-            "Resolved automatically: the session this alert followed is no longer the patient's latest "
-            "(a newer session was recorded, or it was deleted)."
-        )
+        _resolve_as_moot(alert, now)
     db.session.flush()
     return len(moot)
+
+
+def lock_patient(patient_id: str) -> None:
+    """Serialise with other writers of this patient's sessions and alerts (PostgreSQL row
+    lock on the profile until the transaction ends; SQLite serialises writers anyway)."""
+    db.session.execute(select(PatientProfile.user_id).where(PatientProfile.user_id == patient_id).with_for_update())
+
+
+def latest_session_id(patient_id: str) -> str | None:
+    return db.session.scalar(
+        select(TreatmentSession.id)
+        .where(TreatmentSession.patient_id == patient_id, TreatmentSession.deleted_at.is_(None))
+        .order_by(TreatmentSession.started_at.desc(), TreatmentSession.id)
+        .limit(1)
+    )
+
+
+def _waning_details(expected: forecast.Forecast) -> dict[str, Any]:
+    return {
+        "session_id": expected.from_session_id,
+        "expected_wear_off_date": expected.expected_wear_off_date.isoformat(),
+        "earliest": expected.earliest.isoformat(),
+        "latest": expected.latest.isoformat(),
+        "basis_sessions": expected.basis_sessions,
+    }
 
 
 def evaluate_waning(now: dt.datetime) -> int:
     """effect_waning: the patient's local today is on or after the expected wear-off date
     minus WANING_LEAD_DAYS, counted from their latest session; one alert per latest session
-    (once resolved, it is not raised again for that session; a new session allows a new one)."""
+    (once resolved, it is not raised again for that session; a new session allows a new one).
+    An unresolved one whose forecast no longer stands is resolved as moot."""
     lead = dt.timedelta(days=current_app.config["WANING_LEAD_DAYS"])
     candidates = _waning_candidates(now)
     raised = 0
     for start in range(0, len(candidates), WANING_BATCH):
         batch = candidates[start : start + WANING_BATCH]
         predicted = forecast.forecasts({pid: zone for pid, _, zone in batch}, now)
-        followed: dict[str, set[str]] = defaultdict(set)
-        for patient_id, details in db.session.execute(
-            select(Alert.patient_id, Alert.details).where(
-                Alert.patient_id.in_([pid for pid, _, _ in batch]), Alert.rule == "effect_waning"
-            )
+        waning: dict[str, list[Alert]] = defaultdict(list)
+        for alert in db.session.scalars(
+            select(Alert).where(Alert.patient_id.in_([pid for pid, _, _ in batch]), Alert.rule == "effect_waning")
         ):
-            followed[patient_id].add(details.get("session_id"))
+            waning[alert.patient_id].append(alert)
         for patient_id, clinic_id, zone in batch:
             expected = predicted.get(patient_id)
-            if expected is None:
+            still_latest = expected.from_session_id if expected else None
+            for alert in waning[patient_id]:
+                if _is_moot(alert, still_latest):
+                    _resolve_as_moot(alert, now)
+            if expected is None or local_date(now, zone) < expected.expected_wear_off_date - lead:
                 continue
-            resolve_moot_waning(patient_id, now, still_latest=expected.from_session_id)
-            due = local_date(now, zone) >= expected.expected_wear_off_date - lead
-            if due and expected.from_session_id not in followed[patient_id]:
-                details = {
-                    "session_id": expected.from_session_id,
-                    "expected_wear_off_date": expected.expected_wear_off_date.isoformat(),
-                    "earliest": expected.earliest.isoformat(),
-                    "latest": expected.latest.isoformat(),
-                    "basis_sessions": expected.basis_sessions,
-                }
-                raise_alert(PatientRef(patient_id, clinic_id, zone), "effect_waning", details)
-                raised += 1
+            if any(alert.details.get("session_id") == still_latest for alert in waning[patient_id]):
+                continue  # this session's alert was raised already (and may have been resolved)
+            # A session recorded since the forecast was read makes this one moot: look again
+            # under the lock that recording a session takes too.
+            lock_patient(patient_id)
+            if latest_session_id(patient_id) != still_latest:
+                continue
+            raise_alert(PatientRef(patient_id, clinic_id, zone), "effect_waning", _waning_details(expected))
+            raised += 1
     db.session.flush()
     return raised
 

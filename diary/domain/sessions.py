@@ -118,6 +118,9 @@ def record_session(
     """Store a session, its check-ins and their pushes in the caller's transaction."""
     now = utcnow()
     started_at = not_in_future("started_at", started_at)
+    # The worker's wear-off check takes the same lock before it raises: it never warns of a
+    # session that this one is about to make moot.
+    alerts.lock_patient(profile.user_id)
     max_dose = current_app.config["MAX_DOSE_MG"]
     if dose_mg is not None and not 0 < dose_mg <= max_dose:
         # A dose far beyond any protocol is a typo (9500 for 95.00), never a record to keep.
@@ -170,15 +173,6 @@ def latest_started_at(patient_id: str) -> dt.datetime | None:
         select(func.max(TreatmentSession.started_at)).where(
             TreatmentSession.patient_id == patient_id, TreatmentSession.deleted_at.is_(None)
         )
-    )
-
-
-def _latest_session_id(patient_id: str) -> str | None:
-    return db.session.scalar(
-        select(TreatmentSession.id)
-        .where(TreatmentSession.patient_id == patient_id, TreatmentSession.deleted_at.is_(None))
-        .order_by(TreatmentSession.started_at.desc(), TreatmentSession.id)
-        .limit(1)
     )
 
 
@@ -251,6 +245,7 @@ def checkins_of(session: TreatmentSession) -> list[Checkin]:
 
 
 def delete_session(session: TreatmentSession) -> None:
+    alerts.lock_patient(session.patient_id)  # as record_session does, against the wear-off check
     session.deleted_at = utcnow()
     open_checkins = [c for c in checkins_of(session) if c.status in ("pending", "sent")]
     for checkin in open_checkins:
@@ -258,7 +253,7 @@ def delete_session(session: TreatmentSession) -> None:
     outbox.cancel_for_checkins([c.id for c in open_checkins], "session deleted")
     db.session.flush()
     # A wear-off warned of for the deleted session is moot; one for the latest one that remains stands.
-    alerts.resolve_moot_waning(session.patient_id, utcnow(), still_latest=_latest_session_id(session.patient_id))
+    alerts.resolve_moot_waning(session.patient_id, utcnow(), still_latest=alerts.latest_session_id(session.patient_id))
 
 
 def reschedule_pending(profile: PatientProfile) -> None:
