@@ -15,9 +15,11 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
+from alembic.script import ScriptDirectory
 from psycopg import errors, sql
 from sqlalchemy.engine import make_url
 
@@ -26,6 +28,9 @@ from diary.extensions import db
 from diary.timeutil import UTC
 from diary.worker import Worker
 from tests.conftest import BACKENDS, BASE_CONFIG, Api, Database, World, _libpq_url, _migrate
+
+# The newest migration: what `db upgrade` left in alembic_version, and must still be there.
+HEAD_REVISION = ScriptDirectory(str(Path(__file__).resolve().parent.parent / "migrations")).get_current_head()
 
 on_postgresql = pytest.mark.parametrize("database", [BACKENDS[1]], indirect=True)
 
@@ -48,6 +53,7 @@ TABLES = [
     "notifications",
     "patient_profiles",
     "refresh_tokens",
+    "session_monitoring",
     "treatment_sessions",
     "users",
     "worker_heartbeats",
@@ -333,7 +339,7 @@ def test_the_app_role_cannot_change_the_audit_trail_or_the_schema(app_role, db_u
         assert conn.execute(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = 'entries' AND column_name = 'x'"
         ).fetchone() == (0,)
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0004",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
         assert conn.execute(
             "SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'audit_events'::regclass AND NOT tgisinternal"
             " ORDER BY tgname"
