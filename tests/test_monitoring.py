@@ -834,6 +834,8 @@ def test_sessions_recorded_before_the_migration_become_ketamine(backend, tmp_pat
 
 
 def test_default_thresholds_and_their_environment_variables(monkeypatch):
+    for key in ("BP_ALERT_SYSTOLIC", "BP_ALERT_DIASTOLIC", "MIN_OBSERVATION_MINUTES"):
+        monkeypatch.delenv(key, raising=False)
     config = Config.from_env()
     assert (config.BP_ALERT_SYSTOLIC, config.BP_ALERT_DIASTOLIC) == (180, 110)
     assert config.MIN_OBSERVATION_MINUTES == {"ketamine": 60, "esketamine": 120}
@@ -871,6 +873,7 @@ def test_bad_monitoring_settings_stop_the_start(settings, message):
 
 
 def test_a_bad_environment_value_stops_the_start(monkeypatch):
+    monkeypatch.delenv("BP_ALERT_DIASTOLIC", raising=False)
     monkeypatch.setenv("MIN_OBSERVATION_MINUTES", "ketamine=60")
     with pytest.raises(ConfigError, match="MIN_OBSERVATION_MINUTES must be JSON"):
         Config.from_env()
