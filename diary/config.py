@@ -10,6 +10,8 @@ from typing import Any
 
 from limits import parse_many
 
+from diary.models.sessions import MEDICATIONS
+
 DEFAULT_CRISIS_MESSAGE = (
     "If you are thinking about harming yourself, please reach out now. You are not alone and help is available."
 )
@@ -17,6 +19,10 @@ DEFAULT_CRISIS_CONTACTS = [
     {"name": "988 Suicide & Crisis Lifeline (call or text)", "phone": "988"},
     {"name": "Emergency services", "phone": "911"},
 ]
+
+# The shortest observation after a dose before discharge, per medication: esketamine's label
+# (Spravato REMS) requires at least two hours; one hour is common practice after ketamine.
+DEFAULT_MIN_OBSERVATION_MINUTES = {"ketamine": 60, "esketamine": 120}
 
 WEAK_SECRETS = {"", "changeme", "secret", "dev", "development", "please-change-me"}
 
@@ -62,6 +68,10 @@ def _env_json(name: str, default: Any) -> Any:
         raise ConfigError(f"{name} must be JSON: {exc}") from exc
 
 
+def _positive_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 @dataclass
 class Config:
     """Every setting the app reads; `from_env()` fills it, `validate()` refuses bad combinations."""
@@ -105,6 +115,11 @@ class Config:
     # The largest dose a session may record, in mg: above any ketamine protocol, so a typo
     # (9500 for 95.00) is refused instead of stored.
     MAX_DOSE_MG: float = 1000.0
+    # Session monitoring: any reading at or above either pressure flags the session (mmHg),
+    # and so does a discharge sooner than the medication's minimum observation.
+    BP_ALERT_SYSTOLIC: int = 180
+    BP_ALERT_DIASTOLIC: int = 110
+    MIN_OBSERVATION_MINUTES: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_MIN_OBSERVATION_MINUTES))
     CRISIS_MESSAGE: str = DEFAULT_CRISIS_MESSAGE
     CRISIS_CONTACTS: list[dict[str, str]] = field(default_factory=lambda: [dict(c) for c in DEFAULT_CRISIS_CONTACTS])
     # Alert rules (API.md "Alert rules"); thresholds are configuration.
@@ -189,6 +204,9 @@ class Config:
             AUTH_RATE_LIMIT=env.get("AUTH_RATE_LIMIT") or "10 per minute",
             TRUSTED_PROXY_HOPS=_env_int("TRUSTED_PROXY_HOPS", 0),
             MAX_DOSE_MG=_env_float("MAX_DOSE_MG", 1000.0),
+            BP_ALERT_SYSTOLIC=_env_int("BP_ALERT_SYSTOLIC", 180),
+            BP_ALERT_DIASTOLIC=_env_int("BP_ALERT_DIASTOLIC", 110),
+            MIN_OBSERVATION_MINUTES=_env_json("MIN_OBSERVATION_MINUTES", dict(DEFAULT_MIN_OBSERVATION_MINUTES)),
             CRISIS_MESSAGE=env.get("CRISIS_MESSAGE") or DEFAULT_CRISIS_MESSAGE,
             CRISIS_CONTACTS=_env_json("CRISIS_CONTACTS", [dict(c) for c in DEFAULT_CRISIS_CONTACTS]),
             REVIEW_IDLE_MINUTES=_env_int("REVIEW_IDLE_MINUTES", 15),
@@ -276,6 +294,22 @@ class Config:
             isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("phone"), str) for c in contacts
         ):
             raise ConfigError('CRISIS_CONTACTS must be a JSON list of {"name": ..., "phone": ...}')
+        self._validate_monitoring()
+
+    def _validate_monitoring(self) -> None:
+        for key in ("BP_ALERT_SYSTOLIC", "BP_ALERT_DIASTOLIC"):
+            if not _positive_whole(getattr(self, key)):
+                raise ConfigError(f"{key} must be a positive whole number (mmHg)")
+        minimums = self.MIN_OBSERVATION_MINUTES
+        example = json.dumps(DEFAULT_MIN_OBSERVATION_MINUTES)
+        if not isinstance(minimums, dict):
+            raise ConfigError(f"MIN_OBSERVATION_MINUTES must be a JSON object such as {example}")
+        for medication in MEDICATIONS:
+            if not _positive_whole(minimums.get(medication)):
+                raise ConfigError(f"MIN_OBSERVATION_MINUTES must give {medication} a positive whole number of minutes")
+        unknown = sorted(set(minimums) - set(MEDICATIONS))
+        if unknown:
+            raise ConfigError(f"MIN_OBSERVATION_MINUTES names unknown medications: {', '.join(map(str, unknown))}")
 
     def as_flask_config(self) -> dict[str, Any]:
         return dict(vars(self))

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from diary.domain import accounts, alerts, devices, instruments
 from diary.domain.sessions import record_session
 from diary.extensions import db
-from diary.models import Assessment, Clinic, Entry, PatientProfile, User
-from diary.timeutil import local_date, utcnow
+from diary.models import Assessment, Clinic, Entry, PatientProfile, SessionMonitoring, TreatmentSession, User
+from diary.timeutil import iso_utc, local_date, utcnow
 
 DEMO_CLINIC = "Demo Ketamine Clinic"
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105  (printed for the demo; never a real account)
@@ -161,6 +161,61 @@ def _seed_patient(clinician: User, spec: Trajectory, rng: random.Random, start: 
         )
 
 
+# The demo patient whose latest session shows a blood-pressure flag (184/112 at its peak).
+BP_FLAGGED = "worsening@demo.example"
+
+
+def _seed_monitoring(clinician: User, clinic: Clinic, rng: random.Random) -> None:
+    """What was watched in the chair at every demo session: vitals every 15-30 minutes,
+    the usual rise in blood pressure peaking about 40 minutes after the dose, discharge after
+    65-95 minutes. Drawn after all other history, so that history is the same as without it."""
+    seeded = db.session.execute(
+        select(TreatmentSession, User.email)
+        .join(User, User.id == TreatmentSession.patient_id)
+        .where(TreatmentSession.clinic_id == clinic.id)
+        .order_by(User.email, TreatmentSession.started_at)
+    ).all()
+    flagged = max((s for s, email in seeded if email == BP_FLAGGED), key=lambda s: s.started_at)
+    for session, _ in seeded:
+        discharged_at = session.started_at + dt.timedelta(minutes=rng.randint(65, 95))
+        systolic, diastolic, heart_rate = rng.randint(116, 134), rng.randint(70, 84), rng.randint(62, 80)
+        rise_systolic, rise_diastolic = rng.randint(8, 22), rng.randint(4, 12)
+        vitals, at = [], session.started_at
+        while at <= discharged_at:
+            share = max(0.0, 1 - abs((at - session.started_at).total_seconds() / 60 - 40) / 40)
+            vitals.append(
+                {
+                    "at": iso_utc(at),
+                    "systolic": systolic + round(rise_systolic * share),
+                    "diastolic": diastolic + round(rise_diastolic * share),
+                    "heart_rate": heart_rate + round(10 * share),
+                    "spo2": rng.randint(96, 99),
+                }
+            )
+            at += dt.timedelta(minutes=rng.randint(15, 30))
+        adverse_events = ["nausea"] if rng.random() < 0.25 else []
+        notes = None
+        if session is flagged:
+            peak = max(vitals, key=lambda reading: reading["systolic"])
+            peak["systolic"], peak["diastolic"] = 184, 112
+            adverse_events.append("hypertension")
+            notes = "Blood pressure peaked at 184/112 without symptoms; rechecked until it settled."
+        db.session.add(
+            SessionMonitoring(
+                session_id=session.id,
+                version=1,
+                vitals=vitals,
+                sedation=rng.choice(("none", "mild", "mild", "moderate")),
+                dissociation=rng.choice(("mild", "moderate", "moderate", "severe")),
+                adverse_events=adverse_events,
+                discharged_at=discharged_at,
+                notes=notes,
+                recorded_by_id=clinician.id,
+                recorded_at=discharged_at + dt.timedelta(minutes=5),
+            )
+        )
+
+
 def seed(base_url: str = "http://127.0.0.1:5000") -> dict[str, object]:
     clinic = db.session.scalar(select(Clinic).where(Clinic.name == DEMO_CLINIC))
     created = clinic is None
@@ -175,6 +230,7 @@ def seed(base_url: str = "http://127.0.0.1:5000") -> dict[str, object]:
         for spec in PATIENTS:
             _seed_patient(staff["clinician"], spec, rng, start)
         db.session.flush()
+        _seed_monitoring(staff["clinician"], clinic, rng)
         # The seeded history went in directly, so run the trend rules once, as a write would.
         for profile in db.session.scalars(select(PatientProfile).where(PatientProfile.clinic_id == clinic.id)):
             alerts.evaluate_trends(profile)

@@ -53,6 +53,7 @@ TABLES = [
     "notifications",
     "patient_profiles",
     "refresh_tokens",
+    "session_monitoring",
     "treatment_sessions",
     "users",
     "worker_heartbeats",

@@ -614,9 +614,11 @@ def test_export_includes_sessions_and_checkins(api, world, clinician, patient):
             "id": ids[0][1],
             "started_at": "2026-02-27T12:00:00Z",
             "route": "iv",
+            "medication": "ketamine",
             "dose_mg": None,
             "notes": None,
             "deleted_at": None,
+            "monitoring": [],
         }
     ]
     assert [(c["id"], c["label"], c["status"]) for c in doc["checkins"]] == [

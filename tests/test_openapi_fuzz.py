@@ -33,6 +33,10 @@ RULES_BEYOND_SCHEMA = {
     "GET /api/v1/alerts": "an opaque cursor must be one the API issued",
     "GET /api/v1/patients/{patient_id}/summary": "from <= to, at most 2 years apart",
     "GET /api/v1/clinic/outcomes": "from <= to, years 1900 to 2999, at most ten years apart",
+    # OpenAPI compares a value with constants only, never with another field or the session.
+    "PUT /api/v1/patients/{patient_id}/sessions/{session_id}/monitoring": (
+        "diastolic below systolic; each time from the session start to now"
+    ),
 }
 
 

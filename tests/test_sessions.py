@@ -311,6 +311,14 @@ def test_recording_a_session_schedules_its_checkins(api, world, clinician, patie
             }
             for label, offset, due, expires in EVENING_CHECKINS
         ],
+        # Ketamine unless told otherwise; nothing observed yet (tests/test_monitoring.py).
+        "medication": "ketamine",
+        "monitoring": None,
+        "max_systolic": None,
+        "max_diastolic": None,
+        "bp_alert": False,
+        "observation_minutes": None,
+        "short_observation": None,
     }
     assert len(set(ids.values())) == 4
 

@@ -6,6 +6,7 @@ from diary.api.base import Blueprint
 from diary.api.guard import authenticated, current_principal
 from diary.domain import sessions
 from diary.extensions import db
+from diary.schemas.monitoring import MonitoringInSchema, MonitoringSchema
 from diary.schemas.sessions import SessionInSchema, SessionSchema
 
 blp = Blueprint("sessions", __name__, url_prefix="/api/v1", description="Treatment sessions")
@@ -39,3 +40,15 @@ class SessionById(MethodView):
         """Delete a session; its check-ins not yet answered are cancelled"""
         sessions.delete(current_principal(), patient_id, session_id)
         db.session.commit()
+
+
+@blp.route("/patients/<id:patient_id>/sessions/<id:session_id>/monitoring")
+class SessionMonitoring(MethodView):
+    @authenticated("clinician")
+    @blp.arguments(MonitoringInSchema)
+    @blp.response(200, MonitoringSchema)
+    def put(self, body, patient_id, session_id):
+        """Record what was observed in the clinic; a new version, the previous ones are kept"""
+        recorded = sessions.monitor(current_principal(), patient_id, session_id, **body)
+        db.session.commit()
+        return recorded

@@ -1,7 +1,7 @@
 """Right to erasure: remove everything about a patient, keep who-did-what with ids only.
 
-Deleted: entries (and their versions and side effects), questionnaires, sessions,
-check-ins, outbox rows, alerts, devices, logins, enrolment codes and the profile. The
+Deleted: entries (and their versions and side effects), questionnaires, sessions (and
+their monitoring), check-ins, outbox rows, alerts, devices, logins, enrolment codes and the profile. The
 user row stays as an empty tombstone (no email, no password, inactive), because the
 append-only audit trail refers to it by id; audit rows themselves hold ids and action
 names only, so they stay as they are.
@@ -27,6 +27,7 @@ from diary.models import (
     Notification,
     PatientProfile,
     RefreshToken,
+    SessionMonitoring,
     TreatmentSession,
     User,
 )
@@ -39,6 +40,7 @@ def erase_patient(patient_id: str) -> dict[str, int]:
         raise NotFound("patient not found")
     entries = select(Entry.id).where(Entry.patient_id == patient_id)
     checkins = select(Checkin.id).where(Checkin.patient_id == patient_id)
+    sessions = select(TreatmentSession.id).where(TreatmentSession.patient_id == patient_id)
     alerts = select(Alert.id).where(Alert.patient_id == patient_id)
     auth_sessions = select(AuthSession.id).where(AuthSession.user_id == patient_id)
     steps = [
@@ -50,6 +52,7 @@ def erase_patient(patient_id: str) -> dict[str, int]:
                 | Notification.alert_id.in_(alerts)
             ),
         ),
+        ("session_monitoring", delete(SessionMonitoring).where(SessionMonitoring.session_id.in_(sessions))),
         ("entry_side_effects", delete(EntrySideEffect).where(EntrySideEffect.entry_id.in_(entries))),
         ("entry_versions", delete(EntryVersion).where(EntryVersion.entry_id.in_(entries))),
         ("entries", delete(Entry).where(Entry.patient_id == patient_id)),

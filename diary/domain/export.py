@@ -9,7 +9,17 @@ from sqlalchemy import select
 from diary.domain import audit
 from diary.domain.tokens import Actor
 from diary.extensions import db
-from diary.models import Assessment, Checkin, Device, Entry, EntryVersion, PatientProfile, TreatmentSession, User
+from diary.models import (
+    Assessment,
+    Checkin,
+    Device,
+    Entry,
+    EntryVersion,
+    PatientProfile,
+    SessionMonitoring,
+    TreatmentSession,
+    User,
+)
 from diary.timeutil import iso_utc, utcnow
 
 
@@ -95,15 +105,43 @@ def _assessments(patient_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def _monitoring(patient_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every version of each session's monitoring, oldest first; who recorded it stays out
+    (a clinician did, always)."""
+    versions: dict[str, list[dict[str, Any]]] = {}
+    for m in db.session.scalars(
+        select(SessionMonitoring)
+        .join(TreatmentSession, TreatmentSession.id == SessionMonitoring.session_id)
+        .where(TreatmentSession.patient_id == patient_id)
+        .order_by(SessionMonitoring.session_id, SessionMonitoring.version)
+    ):
+        versions.setdefault(m.session_id, []).append(
+            {
+                "version": m.version,
+                "vitals": m.vitals,
+                "sedation": m.sedation,
+                "dissociation": m.dissociation,
+                "adverse_events": m.adverse_events,
+                "discharged_at": iso_utc(m.discharged_at),
+                "notes": m.notes,
+                "recorded_at": iso_utc(m.recorded_at),
+            }
+        )
+    return versions
+
+
 def _sessions(patient_id: str) -> list[dict[str, Any]]:
+    monitoring = _monitoring(patient_id)
     return [
         {
             "id": s.id,
             "started_at": iso_utc(s.started_at),
             "route": s.route,
+            "medication": s.medication,
             "dose_mg": s.dose_mg,
             "notes": s.notes,
             "deleted_at": iso_utc(s.deleted_at),
+            "monitoring": monitoring.get(s.id, []),
         }
         for s in db.session.scalars(
             select(TreatmentSession)

@@ -15,11 +15,16 @@ from diary.domain.errors import Invalid
 from diary.timeutil import as_utc, utcnow
 
 
+def ahead_of_the_clock(instant: dt.datetime) -> str | None:
+    """Why `instant` is refused as being in the future, or None."""
+    tolerance = dt.timedelta(seconds=int(current_app.config["ENTRY_FUTURE_TOLERANCE_SECONDS"]))
+    if as_utc(instant) > utcnow() + tolerance:
+        return f"must not be more than {tolerance.total_seconds() / 60:g} minutes in the future"
+    return None
+
+
 def not_in_future(field: str, instant: dt.datetime) -> dt.datetime:
     """`instant` in UTC, or Invalid naming `field` if it is beyond the tolerance."""
-    tolerance = dt.timedelta(seconds=int(current_app.config["ENTRY_FUTURE_TOLERANCE_SECONDS"]))
-    instant = as_utc(instant)
-    if instant > utcnow() + tolerance:
-        minutes = tolerance.total_seconds() / 60
-        raise Invalid(field, f"must not be more than {minutes:g} minutes in the future")
-    return instant
+    if problem := ahead_of_the_clock(instant):
+        raise Invalid(field, problem)
+    return as_utc(instant)

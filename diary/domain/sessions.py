@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
 
-from diary.domain import alerts, audit, outbox
+from diary.domain import alerts, audit, monitoring, outbox
 from diary.domain.errors import AccessDenied, Invalid, NotFound
 from diary.domain.instants import not_in_future
 from diary.domain.patients import patient_for_staff
@@ -47,8 +48,29 @@ def replace_protocol(staff: Actor, offsets: list[int], window: int) -> Protocol:
 
 
 @dataclass(frozen=True)
+class ScheduledCheckin:
+    """A check-in as it is listed with its session. Copied out of the row: the view commits
+    before the answer is written, which expires every row, and re-reading each check-in
+    would cost a query apiece."""
+
+    id: str
+    label: str
+    offset_minutes: int
+    due_at: dt.datetime
+    expires_at: dt.datetime
+    status: str
+
+    @classmethod
+    def of(cls, checkin: Checkin) -> ScheduledCheckin:
+        return cls(
+            checkin.id, checkin.label, checkin.offset_minutes, checkin.due_at, checkin.expires_at, checkin.status
+        )
+
+
+@dataclass(frozen=True)
 class SessionRecord:
-    """A treatment session as staff read it, with its check-ins."""
+    """A treatment session as staff read it, with its check-ins, its latest monitoring
+    (None before any) and the flags derived from it."""
 
     id: str
     patient_id: str
@@ -57,10 +79,15 @@ class SessionRecord:
     dose_mg: float | None
     notes: str | None
     created_at: dt.datetime
-    checkins: list[Checkin]
+    checkins: list[ScheduledCheckin]
+    medication: str
+    monitoring: monitoring.Monitoring | None
+    flags: monitoring.Flags
 
     @classmethod
-    def of(cls, session: TreatmentSession, checkins: list[Checkin]) -> SessionRecord:
+    def of(
+        cls, session: TreatmentSession, checkins: list[Checkin], latest: monitoring.Monitoring | None
+    ) -> SessionRecord:
         return cls(
             id=session.id,
             patient_id=session.patient_id,
@@ -69,7 +96,10 @@ class SessionRecord:
             dose_mg=session.dose_mg,
             notes=session.notes,
             created_at=session.created_at,
-            checkins=checkins,
+            checkins=[ScheduledCheckin.of(c) for c in checkins],
+            medication=session.medication,
+            monitoring=latest,
+            flags=monitoring.flags_of(latest),
         )
 
 
@@ -114,6 +144,7 @@ def record_session(
     route: str,
     dose_mg: float | None,
     notes: str | None,
+    medication: str = "ketamine",
 ) -> tuple[TreatmentSession, list[Checkin]]:
     """Store a session, its check-ins and their pushes in the caller's transaction."""
     now = utcnow()
@@ -134,6 +165,7 @@ def record_session(
         route=route,
         dose_mg=dose_mg,
         notes=notes,
+        medication=medication,
         created_by_id=staff.id,
     )
     db.session.add(session)
@@ -184,17 +216,29 @@ def record(
     route: str,
     dose_mg: float | None = None,
     notes: str | None = None,
+    medication: str = "ketamine",
 ) -> SessionRecord:
     """POST /patients/{id}/sessions: a session of a patient of the staff member's clinic."""
     profile = patient_for_staff(staff, patient_id, action="session.create")
-    session, checkins = record_session(staff, profile, started_at=started_at, route=route, dose_mg=dose_mg, notes=notes)
-    return SessionRecord.of(session, checkins)
+    session, checkins = record_session(
+        staff, profile, started_at=started_at, route=route, dose_mg=dose_mg, notes=notes, medication=medication
+    )
+    return SessionRecord.of(session, checkins, None)
 
 
 def sessions_of(staff: Actor, patient_id: str) -> list[SessionRecord]:
-    """GET /patients/{id}/sessions: newest first, with their check-ins."""
+    """GET /patients/{id}/sessions: newest first, with their check-ins and monitoring."""
     profile = patient_for_staff(staff, patient_id, action="session.list")
-    return [SessionRecord.of(s, c) for s, c in sessions_with_checkins(profile.user_id)]
+    listed = sessions_with_checkins(profile.user_id)
+    monitored = monitoring.latest_of([s for s, _ in listed])
+    return [SessionRecord.of(s, c, monitored.get(s.id)) for s, c in listed]
+
+
+def monitor(staff: Actor, patient_id: str, session_id: str, **observed: Any) -> monitoring.Monitoring:
+    """PUT /patients/{id}/sessions/{sid}/monitoring: a new version of what was observed
+    (diary/domain/monitoring.py), for a live session of a patient of the staff's clinic."""
+    profile = patient_for_staff(staff, patient_id, action=None)
+    return monitoring.record(staff, live_session(staff, profile, session_id), **observed)
 
 
 def delete(staff: Actor, patient_id: str, session_id: str) -> None:

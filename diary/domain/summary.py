@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, func, select
 from diary.domain import forecast, instruments
 from diary.domain.effects import DaySums, daily_sums, session_effects
 from diary.domain.errors import Invalid
+from diary.domain.monitoring import flags_of, latest_of
 from diary.domain.patients import patient_for_staff
 from diary.domain.scheduling import wall_time_instant
 from diary.domain.tokens import Actor
@@ -326,6 +327,7 @@ def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, tod
     window = Window(profile, date_from, date_to, today)
     daily = daily_sums(profile.user_id, date_from, date_to)
     sessions = _sessions_in(window)
+    monitored = latest_of(sessions)
     checkins = _checkins_by_session(sessions)
     effects = session_effects(sessions, {profile.user_id: today})
     return {
@@ -344,6 +346,9 @@ def summarize(profile: PatientProfile, date_from: dt.date, date_to: dt.date, tod
                 "id": s.id,
                 "started_at": s.started_at,
                 "route": s.route,
+                "medication": s.medication,
+                "monitoring": monitored.get(s.id),
+                "flags": flags_of(monitored.get(s.id)),
                 "dose_mg": s.dose_mg,
                 "baseline": {"mood": effects[s.id].baseline_mood, "anxiety": effects[s.id].baseline_anxiety},
                 "checkins": checkins[s.id],

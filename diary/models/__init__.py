@@ -4,8 +4,9 @@ from diary.models.alerts import ALERT_STATUSES, RULES, SEVERITY, UNRESOLVED, Ale
 from diary.models.audit import AuditEvent
 from diary.models.clinics import Clinic
 from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
+from diary.models.monitoring import ADVERSE_EVENTS, OBSERVED_LEVELS, SessionMonitoring
 from diary.models.outbox import KINDS, OPEN_STATUSES, Notification, WorkerHeartbeat
-from diary.models.sessions import CHECKIN_STATUSES, ROUTES, Checkin, TreatmentSession
+from diary.models.sessions import CHECKIN_STATUSES, MEDICATIONS, ROUTES, Checkin, TreatmentSession
 from diary.models.users import (
     ROLES,
     STAFF_ROLES,
@@ -18,9 +19,12 @@ from diary.models.users import (
 )
 
 __all__ = [
+    "ADVERSE_EVENTS",
     "ALERT_STATUSES",
     "CHECKIN_STATUSES",
     "KINDS",
+    "MEDICATIONS",
+    "OBSERVED_LEVELS",
     "OPEN_STATUSES",
     "ROLES",
     "ROUTES",
@@ -43,6 +47,7 @@ __all__ = [
     "Notification",
     "PatientProfile",
     "RefreshToken",
+    "SessionMonitoring",
     "TreatmentSession",
     "User",
     "WorkerHeartbeat",

@@ -9,6 +9,7 @@ from diary.extensions import db
 from diary.models.base import UTCDateTime, new_id, now_utc
 
 ROUTES = ("iv", "im", "intranasal", "oral", "sublingual")
+MEDICATIONS = ("ketamine", "esketamine")
 CHECKIN_STATUSES = ("pending", "sent", "answered", "expired", "cancelled")
 
 
@@ -25,6 +26,7 @@ class TreatmentSession(db.Model):
     local_date: Mapped[dt.date]
     route: Mapped[str] = mapped_column(String(16))
     dose_mg: Mapped[float | None] = mapped_column(Float)
+    medication: Mapped[str] = mapped_column(String(16), default="ketamine", server_default="ketamine")
     notes: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -1,8 +1,9 @@
 from marshmallow import Schema, fields, validate
 
 from diary.config import Config
-from diary.models import ROUTES
+from diary.models import MEDICATIONS, ROUTES
 from diary.schemas.fields import Instant, StrictFloat, StrictInteger, Text
+from diary.schemas.monitoring import MonitoringFlagsSchema, MonitoringRecordSchema
 
 MAX_MINUTES = 60 * 24 * 60  # 60 days
 
@@ -31,6 +32,7 @@ class SessionInSchema(Schema):
         },
     )
     notes = Text(allow_none=True, validate=validate.Length(max=2000))
+    medication = Text(load_default="ketamine", validate=validate.OneOf(MEDICATIONS))
 
 
 class SessionCheckinSchema(Schema):
@@ -42,7 +44,7 @@ class SessionCheckinSchema(Schema):
     status = fields.String()
 
 
-class SessionSchema(Schema):
+class SessionSchema(MonitoringFlagsSchema):
     id = fields.String()
     patient_id = fields.String()
     started_at = Instant()
@@ -51,3 +53,5 @@ class SessionSchema(Schema):
     notes = fields.String(allow_none=True)
     created_at = Instant()
     checkins = fields.List(fields.Nested(SessionCheckinSchema))
+    medication = fields.String()
+    monitoring = fields.Nested(MonitoringRecordSchema, allow_none=True, metadata={"description": "the latest version"})

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, post_dump, validate
 from diary.domain import instruments
 from diary.schemas.alerts import AlertSchema
 from diary.schemas.fields import Instant, Text
+from diary.schemas.monitoring import MonitoringFlagsSchema, MonitoringRecordSchema
 
 
 class PanelQuerySchema(Schema):
@@ -118,10 +119,12 @@ class SummaryCheckinSchema(Schema):
     anxiety = fields.Integer(allow_none=True)
 
 
-class SummarySessionSchema(Schema):
+class SummarySessionSchema(MonitoringFlagsSchema):
     id = fields.String()
     started_at = Instant()
     route = fields.String()
+    medication = fields.String()
+    monitoring = fields.Nested(MonitoringRecordSchema, allow_none=True, metadata={"description": "the latest version"})
     dose_mg = fields.Float(allow_none=True)
     baseline = fields.Nested(BaselineSchema)
     checkins = fields.List(fields.Nested(SummaryCheckinSchema))

@@ -5,6 +5,7 @@ Revises: 0005
 Create Date: 2026-12-03 09:30:00.000000
 
 """
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from alembic import op
@@ -23,17 +24,18 @@ def upgrade():
         batch_op.add_column(sa.Column('local_date', sa.Date(), nullable=True))
 
     # Existing sessions: the local day in the patient's zone now (the best record of where
-    # they were); new sessions store it when recorded, as entries do.
+    # they were; UTC for a patient without a profile); new sessions store it when recorded,
+    # as entries do.
     bind = op.get_bind()
     rows = bind.execute(
         sa.text(
-            "SELECT s.id, s.started_at, p.timezone FROM treatment_sessions s "
-            "JOIN patient_profiles p ON p.user_id = s.patient_id"
+            "SELECT s.id, s.started_at, COALESCE(p.timezone, 'UTC') FROM treatment_sessions s "
+            "LEFT JOIN patient_profiles p ON p.user_id = s.patient_id"
         )
     ).all()
     for session_id, started_at, zone in rows:
         if isinstance(started_at, str):  # SQLite hands back text
-            started_at = sa.types.DateTime().result_processor(bind.dialect, None)(started_at)
+            started_at = datetime.fromisoformat(started_at)
         if started_at.tzinfo is None:
             started_at = started_at.replace(tzinfo=ZoneInfo("UTC"))
         day = started_at.astimezone(ZoneInfo(zone)).date()
