@@ -254,6 +254,35 @@ def test_the_panel_shows_each_patients_forecast_date(clock, world, api):
     assert panel_wear_off(api, other_clinician) == {elsewhere.id: "2026-02-13"}
 
 
+def test_the_panel_orders_by_soonest_wear_off_when_asked_and_pages_through(clock, world, api):
+    clock.set(NOW)
+    clinician = world.staff(world.clinic())
+    later, sooner, tied_a, tied_b, none = (world.patient(clinician, BERLIN) for _ in range(5))
+    # later: Feb 9 + ceil((3 + 5) / 2) = Feb 13; sooner: Feb 9 + ceil((1 + 2) / 2) = Feb 11;
+    # tied_a, tied_b: Feb 9 + ceil((2 + 3) / 2) = Feb 12 each, ordered by id; none: no forecast, last.
+    measured_sessions(api, clinician, later, [(day("2026-01-20"), 3), (day("2026-02-09"), 5)], BERLIN)
+    measured_sessions(api, clinician, sooner, [(day("2026-01-20"), 1), (day("2026-02-09"), 2)], BERLIN)
+    for patient in (tied_a, tied_b):
+        measured_sessions(api, clinician, patient, [(day("2026-01-20"), 2), (day("2026-02-09"), 3)], BERLIN)
+    tied = sorted([tied_a.id, tied_b.id])
+    expected = [(sooner.id, "2026-02-11"), (tied[0], "2026-02-12"), (tied[1], "2026-02-12")]
+    expected += [(later.id, "2026-02-13"), (none.id, None)]
+
+    seen, cursor = [], None
+    for _ in range(5):
+        query = {"order": "wears_off", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        resp = api.get("/patients", token=clinician.token, query_string=query)
+        assert resp.status_code == 200, resp.json
+        seen += [(item["id"], item["expected_wear_off_date"]) for item in resp.json["items"]]
+        cursor = resp.json["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected
+    bad = api.get("/patients", token=clinician.token, query_string={"order": "wears_off", "cursor": "bm9wZQ"})
+    assert bad.status_code == 422
+    assert api.get("/patients", token=clinician.token, query_string={"order": "alphabet"}).status_code == 422
+
+
 # --- the effect_waning alert ----------------------------------------------------------------------
 
 # Sessions on Jan 20 (effect 3 days), Feb 9 (5 days) and Mar 1 at 10:00 local (a baseline, no

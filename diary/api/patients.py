@@ -22,7 +22,12 @@ class Patients(MethodView):
     def get(self, query):
         """The clinic panel: riskiest first (open critical alerts, open warnings, lowest 7-day mood)"""
         page = panel.panel_page(
-            current_principal(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor"), search=query.get("q")
+            current_principal(),
+            now=utcnow(),
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+            search=query.get("q"),
+            order=query["order"],
         )
         db.session.commit()
         return page

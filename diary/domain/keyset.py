@@ -38,6 +38,10 @@ def instant(value: Any) -> dt.datetime:
     return as_utc(parsed)
 
 
+def day(value: Any) -> dt.date:
+    return dt.date.fromisoformat(value)
+
+
 def row_id(value: Any) -> str:
     # No NUL or lone surrogates: they would reach the database and fail there (a 500).
     if not isinstance(value, str) or not value.isprintable() or len(value) > 64:
@@ -66,7 +70,9 @@ def number(low: float, high: float) -> Part:
 
 
 def _encode_value(value: Any) -> Any:
-    return iso_utc(value) if isinstance(value, dt.datetime) else value
+    if isinstance(value, dt.datetime):
+        return iso_utc(value)
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 @dataclass(frozen=True)

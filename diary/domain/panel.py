@@ -13,7 +13,7 @@ from sqlalchemy import Float, Select, case, cast, func, literal, select, tuple_
 from sqlalchemy.sql.expression import ColumnElement, Subquery
 
 from diary.domain import audit, forecast
-from diary.domain.keyset import Keyset, Page, number, row_id, whole
+from diary.domain.keyset import Keyset, Page, day, number, row_id, whole
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import UNRESOLVED, Alert, Entry, PatientProfile
@@ -24,6 +24,9 @@ WEEK = dt.timedelta(days=7)
 
 # (critical alerts, warnings, mood key, patient id) of a page's last row.
 PANEL_KEYSET = Keyset((whole(0, MAX_ALERTS), whole(0, MAX_ALERTS), number(0, NO_MOOD), row_id))
+# (expected wear-off date, patient id) of a page's last row, in the wears-off order.
+NO_FORECAST = dt.date.max  # patients without a forecast come after every date
+WEAR_OFF_KEYSET = Keyset((day, row_id))
 
 
 @dataclass(frozen=True)
@@ -130,10 +133,19 @@ def _sort_key(row) -> tuple[int, int, float, str]:
 
 
 def panel_page(
-    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None, search: str | None = None
+    staff: Actor,
+    *,
+    now: dt.datetime,
+    limit: int,
+    cursor: str | None,
+    search: str | None = None,
+    order: str = "risk",
 ) -> Page[PanelItem]:
-    """GET /patients: one page of the clinic's patients, riskiest first, optionally only those
-    whose name or external reference matches `search`; each row audited."""
+    """GET /patients: one page of the clinic's patients, riskiest first (or, with order
+    "wears_off", soonest expected wear-off first), optionally only those whose name or
+    external reference matches `search`; each row audited."""
+    if order == "wears_off":
+        return _by_wear_off(staff, now=now, limit=limit, cursor=cursor, search=search)
     query, (critical, warning, mood_key, patient_id) = _ranked(staff, now - WEEK)
     if search:
         query = query.where(_matches(search))
@@ -147,9 +159,36 @@ def panel_page(
     page = PANEL_KEYSET.page(rows, limit, _sort_key)
     # Forecasts of the page's patients only: a few queries per page, whatever the clinic's size.
     predicted = forecast.forecasts({row.user_id: row.timezone for row in page.items}, now)
+    return Page(_audited_items(staff, page.items, predicted), page.next_cursor)
+
+
+def _audited_items(staff: Actor, rows: list, predicted: dict[str, forecast.Forecast | None]) -> list[PanelItem]:
     items = []
-    for row in page.items:
+    for row in rows:
         audit.record(staff, "panel.read", patient_id=row.user_id, resource_type="patient", resource_id=row.user_id)
         expected = predicted[row.user_id]
         items.append(_item(row, expected.expected_wear_off_date if expected else None))
-    return Page(items, page.next_cursor)
+    return items
+
+
+def _by_wear_off(
+    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None, search: str | None
+) -> Page[PanelItem]:
+    """Soonest expected wear-off first, then the patients without a forecast; by id within a
+    day. Every patient's forecast is needed to order them: its cost grows with the clinic."""
+    query, _ = _ranked(staff, now - WEEK)
+    if search:
+        query = query.where(_matches(search))
+    rows = db.session.execute(query).all()
+    predicted = forecast.forecasts({row.user_id: row.timezone for row in rows}, now)
+
+    def key(row) -> tuple[dt.date, str]:
+        expected = predicted[row.user_id]
+        return (expected.expected_wear_off_date if expected else NO_FORECAST), row.user_id
+
+    ordered = sorted(rows, key=key)
+    if cursor:
+        after = WEAR_OFF_KEYSET.decode(cursor)
+        ordered = [row for row in ordered if key(row) > after]
+    page = WEAR_OFF_KEYSET.page(ordered[: limit + 1], limit, key)
+    return Page(_audited_items(staff, page.items, predicted), page.next_cursor)

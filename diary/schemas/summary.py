@@ -16,6 +16,11 @@ class PanelQuerySchema(Schema):
         validate=validate.Length(min=1, max=100),
         metadata={"description": "only patients whose name contains it, or whose external reference starts with it"},
     )
+    order = Text(
+        load_default="risk",
+        validate=validate.OneOf(("risk", "wears_off")),
+        metadata={"description": "risk (riskiest first, the default) or wears_off (soonest expected wear-off first)"},
+    )
 
 
 class PanelItemSchema(Schema):
