@@ -2,9 +2,9 @@
 
 from flask_smorest import Api
 
-from diary.api import alerts, auth, entries, me, ops, patients, sessions
+from diary.api import alerts, auth, entries, fhir, me, ops, patients, sessions
 
 
 def register_blueprints(api: Api) -> None:
-    for module in (auth, me, entries, patients, sessions, alerts, ops):
+    for module in (auth, me, entries, patients, fhir, sessions, alerts, ops):
         api.register_blueprint(module.blp)
