@@ -87,7 +87,7 @@ def fhir_export(patient_id: str) -> None:
     except DomainError as err:
         raise click.ClickException(err.message) from err
     db.session.commit()
-    click.echo(bundle)
+    click.echo(bundle.decode())
 
 
 @diary_cli.command("worker")

@@ -305,6 +305,26 @@ def test_project_codes_use_the_configured_code_system(history, make_app):
     assert systems == {LOINC, other_url}
 
 
+def test_the_fast_json_rendering_is_byte_for_byte_the_librarys_own(history, app, world):
+    from diary.domain.fhir import build_bundle, fhir_json
+    from diary.extensions import db
+    from diary.models import PatientProfile
+
+    with app.app_context():
+        builder = build_bundle(db.session.get(PatientProfile, history["patient"].id), PROJECT_URL)
+        # Vital signs too (quantities with units, two codings of one concept), and a decimal dose.
+        vitals = [{"at": at("2026-02-06T14:10:00Z"), "systolic": 150, "diastolic": 95, "heart_rate": 88, "spo2": 97}]
+        for observation in builder.vital_sign_observations(history["sessions"]["infusion"], vitals):
+            builder.add(observation)
+        bundle = builder.bundle()
+        library = bundle.model_dump_json().encode()
+        ours = fhir_json(bundle)
+        db.session.rollback()
+    assert ours == library
+    assert b'"value":35.5' in ours
+    assert b'"code":"mm[Hg]"' in ours
+
+
 # --------------------------------------------------------------------------- access and audit
 
 

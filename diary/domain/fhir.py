@@ -12,12 +12,23 @@ Resource ids are uuid5 over a fixed namespace and the row id (plus the facet for
 entry's mood and anxiety), so the same row is the same resource in every export and a
 receiving system can update rather than duplicate. Every resource refers to the Patient
 by the bundle's `urn:uuid:` fullUrl. Codes come from diary/domain/fhir_codes.py only.
+
+JSON: the library's own serializer walks every element of every model in Python and
+took ~0.2 ms per resource (0.9 s of a 2-year history's 1.1 s). `fhir_json` renders the
+same validated models the same way (the library's element order, aliases and primitive
+rules, then pydantic-core's JSON encoder, as the library ends with) in ~5 % of the
+time, rendering each shared part once; tests/test_fhir.py proves the output identical,
+byte for byte, to `model_dump_json()` of the same Bundle.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import decimal
+import gc
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import select
@@ -46,13 +57,13 @@ def full_url(fhir_id: str) -> str:
     return f"urn:uuid:{fhir_id}"
 
 
-def export_for_staff(staff: Actor, patient_id: str, code_system_url: str) -> str:
+def export_for_staff(staff: Actor, patient_id: str, code_system_url: str) -> bytes:
     """A clinician's export: clinic-scoped (another clinic's patient is a 404) and audited."""
     profile = patients.patient_for_staff(staff, patient_id, action=FHIR_ACTION)
     return patient_bundle_json(profile, code_system_url)
 
 
-def export_for_admin(patient_id: str, code_system_url: str) -> str:
+def export_for_admin(patient_id: str, code_system_url: str) -> bytes:
     """A one-off transfer from the command line: any clinic's patient, audited with no actor
     (the person at the console is not an account), like erasure."""
     profile = db.session.get(PatientProfile, patient_id)
@@ -73,8 +84,30 @@ def export_for_admin(patient_id: str, code_system_url: str) -> str:
     return patient_bundle_json(profile, code_system_url)
 
 
-def patient_bundle_json(profile: PatientProfile, code_system_url: str) -> str:
+def patient_bundle_json(profile: PatientProfile, code_system_url: str) -> bytes:
     """The patient's Bundle as FHIR JSON; three queries whatever the history's length."""
+    with _cyclic_gc_paused():
+        return build_bundle(profile, code_system_url).bundle_json()
+
+
+@contextlib.contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A bundle is tens of thousands of small acyclic objects that all live until it is
+    written; the cyclic collector would walk them again and again as they pile up
+    (measured: a third of a 2-year export). Reference counting frees them the same; the
+    collector resumes as soon as the bundle is built. (gunicorn's sync workers serve one
+    request per process, so nothing else waits on it.)"""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def build_bundle(profile: PatientProfile, code_system_url: str) -> BundleBuilder:
+    """Every resource of the patient's bundle, made and validated; `.bundle()` assembles it."""
     builder = BundleBuilder(profile.user_id, code_system_url)
     builder.add(builder.patient(profile))
     for assessment in db.session.scalars(
@@ -103,7 +136,7 @@ def patient_bundle_json(profile: PatientProfile, code_system_url: str) -> str:
         builder.add(builder.medication_administration(session))
         for observation in builder.vital_sign_observations(session.id, vitals_by_session.get(session.id, [])):
             builder.add(observation)
-    return builder.bundle_json()
+    return builder
 
 
 def monitoring_vitals(session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -173,8 +206,11 @@ class BundleBuilder:
     def add(self, resource: Any) -> None:
         self._entries.append(self._entry(fullUrl=full_url(resource.id), resource=resource))
 
-    def bundle_json(self) -> str:
-        return self._bundle(type="collection", timestamp=utcnow(), entry=self._entries).model_dump_json()
+    def bundle(self) -> Any:
+        return self._bundle(type="collection", timestamp=utcnow(), entry=self._entries)
+
+    def bundle_json(self) -> bytes:
+        return fhir_json(self.bundle())
 
     # -- resources -----------------------------------------------------------------------
     def patient(self, profile: PatientProfile) -> Any:
@@ -305,3 +341,83 @@ class BundleBuilder:
                     )
                 )
         return observations
+
+
+# --- JSON rendering -----------------------------------------------------------------------
+# Per model class: (has resourceType, [(json key, attribute, is primitive, extension attribute)]).
+_RENDER_PLANS: dict[type, tuple[bool, list[tuple[str, str, bool, str | None]]]] = {}
+
+
+def fhir_json(model: Any) -> bytes:
+    """The model as FHIR JSON, identical to its `model_dump_json()` (see the module docstring)."""
+    import pydantic_core
+
+    return pydantic_core.to_json(_render(model, {}))
+
+
+def _render_plan(cls: type) -> tuple[bool, list[tuple[str, str, bool, str | None]]]:
+    plan = _RENDER_PLANS.get(cls)
+    if plan is None:
+        from fhir_core.utils import is_primitive_type
+
+        aliases, fields = cls.get_alias_mapping(), cls.model_fields
+        elements = []
+        for element in cls.elements_sequence():
+            attribute = aliases[element]
+            info = fields[attribute]
+            extension = f"{attribute}__ext"
+            elements.append(
+                (
+                    info.alias or attribute,
+                    attribute,
+                    is_primitive_type(info),
+                    extension if extension in fields else None,
+                )
+            )
+        plan = _RENDER_PLANS[cls] = (cls.has_resource_base(), elements)
+    return plan
+
+
+def _render(model: Any, rendered: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """The model's elements in FHIR order; None and empty lists left out, as the library does.
+    `rendered` memoises parts shared by many resources (same object, same JSON)."""
+    done = rendered.get(id(model))
+    if done is not None:
+        return done
+    has_resource_type, elements = _render_plan(type(model))
+    out: dict[str, Any] = {"resourceType": model.__resource_type__} if has_resource_type else {}
+    values = model.__dict__
+    for key, attribute, primitive, extension in elements:
+        value = values.get(attribute)
+        if value is not None:
+            if primitive:
+                value = _primitive(value)
+            elif isinstance(value, list):
+                value = [_render(item, rendered) for item in value]
+            else:
+                value = _render(value, rendered)
+            if value != []:
+                out[key] = value
+        if extension is not None and values.get(extension) is not None:
+            # The export writes no primitive extensions; render nothing it cannot prove equal.
+            raise NotImplementedError(f"primitive extension {extension} is not rendered")
+    if values.get("fhir_comments") is not None:
+        out["fhir_comments"] = values["fhir_comments"]
+    rendered[id(model)] = out
+    return out
+
+
+def _primitive(value: Any) -> Any:
+    """The library's primitive rules: integral decimals as integers, UUIDs as urn:uuid."""
+    if isinstance(value, list):
+        return [_primitive(item) for item in value]
+    if isinstance(value, decimal.Decimal):
+        exponent = value.as_tuple().exponent
+        if value.is_finite() and value == value.to_integral_value() and isinstance(exponent, int) and exponent >= 0:
+            return int(value)
+        return float(value)
+    if isinstance(value, uuid.UUID):
+        return f"urn:uuid:{value}"
+    if isinstance(value, bytes | bytearray):
+        raise NotImplementedError("base64 elements are not rendered")
+    return value
