@@ -83,6 +83,22 @@ def grant_app_role(role: str) -> None:
     _print(vars(grants))
 
 
+@diary_cli.command("fhir-export")
+@click.option("--patient-id", required=True)
+def fhir_export(patient_id: str) -> None:
+    """Write the patient's FHIR R4 Bundle (JSON) to standard output; audited."""
+    from flask import current_app
+
+    from diary.domain.fhir import export_for_admin
+
+    try:
+        bundle = export_for_admin(patient_id, current_app.config["FHIR_CODE_SYSTEM_URL"])
+    except DomainError as err:
+        raise click.ClickException(err.message) from err
+    db.session.commit()
+    click.echo(bundle.decode())
+
+
 @diary_cli.command("worker")
 @click.option("--once", is_flag=True, help="Run one round of every job, then exit.")
 @click.option("--until-idle", is_flag=True, help="Tick until nothing is due (or --max-seconds pass), then exit.")

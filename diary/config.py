@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -23,6 +24,9 @@ DEFAULT_CRISIS_CONTACTS = [
 # The shortest observation after a dose before discharge, per medication: esketamine's label
 # (Spravato REMS) requires at least two hours; one hour is common practice after ketamine.
 DEFAULT_MIN_OBSERVATION_MINUTES = {"ketamine": 60, "esketamine": 120}
+# The canonical URL of the project's own FHIR code system (mood, anxiety, instruments
+# without a LOINC code). A deployment that publishes its code system sets its own.
+DEFAULT_FHIR_CODE_SYSTEM_URL = "https://ketamine-diary.example/fhir/CodeSystem/diary"
 
 WEAK_SECRETS = {"", "changeme", "secret", "dev", "development", "please-change-me"}
 
@@ -151,6 +155,8 @@ class Config:
     CORS_ORIGINS: list[str] = field(default_factory=list)
     # The review pages sign a clinician out after this many minutes without a request.
     REVIEW_IDLE_MINUTES: int = 15
+    # FHIR export: canonical URL of the project's code system; codes under it never change meaning.
+    FHIR_CODE_SYSTEM_URL: str = DEFAULT_FHIR_CODE_SYSTEM_URL
     TESTING: bool = False
 
     @classmethod
@@ -210,6 +216,7 @@ class Config:
             CRISIS_MESSAGE=env.get("CRISIS_MESSAGE") or DEFAULT_CRISIS_MESSAGE,
             CRISIS_CONTACTS=_env_json("CRISIS_CONTACTS", [dict(c) for c in DEFAULT_CRISIS_CONTACTS]),
             REVIEW_IDLE_MINUTES=_env_int("REVIEW_IDLE_MINUTES", 15),
+            FHIR_CODE_SYSTEM_URL=env.get("FHIR_CODE_SYSTEM_URL") or DEFAULT_FHIR_CODE_SYSTEM_URL,
         )
 
     def apply_defaults(self, instance_path: str) -> None:
@@ -294,6 +301,8 @@ class Config:
             isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("phone"), str) for c in contacts
         ):
             raise ConfigError('CRISIS_CONTACTS must be a JSON list of {"name": ..., "phone": ...}')
+        if not _is_canonical_https_url(self.FHIR_CODE_SYSTEM_URL):
+            raise ConfigError("FHIR_CODE_SYSTEM_URL must be an absolute https:// URL without query or fragment")
         self._validate_monitoring()
 
     def _validate_monitoring(self) -> None:
@@ -313,3 +322,23 @@ class Config:
 
     def as_flask_config(self) -> dict[str, Any]:
         return dict(vars(self))
+
+
+def _is_canonical_https_url(value: str) -> bool:
+    """A FHIR canonical URL: absolute https with a host, no query, fragment, credentials or spaces."""
+    if not isinstance(value, str) or value != value.strip() or any(c.isspace() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "https"
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
+        and "?" not in value
+        and "#" not in value
+    )

@@ -2,9 +2,9 @@
 
 from flask_smorest import Api
 
-from diary.api import alerts, auth, clinic, entries, me, ops, patients, sessions
+from diary.api import alerts, auth, clinic, entries, fhir, me, ops, patients, sessions
 
 
 def register_blueprints(api: Api) -> None:
-    for module in (auth, me, entries, patients, sessions, clinic, alerts, ops):
+    for module in (auth, me, entries, patients, fhir, sessions, clinic, alerts, ops):
         api.register_blueprint(module.blp)
