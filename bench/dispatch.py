@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from diary import create_app  # noqa: E402
-from diary.domain import accounts  # noqa: E402
+from diary.domain import accounts, panel  # noqa: E402
 from diary.extensions import db  # noqa: E402
 from diary.models import Notification, PatientProfile, User  # noqa: E402
 from diary.timeutil import UTC  # noqa: E402
@@ -65,6 +65,7 @@ def seed(app, rows: int) -> dt.datetime:
                     user_id=user.id, clinic_id=clinic.id, display_name=f"Bench {i}", timezone="UTC", enrolled_at=now
                 )
             )
+            panel.add_patient(user.id, clinic.id)
             patients.append((user.id, clinic.id))
         db.session.flush()
         seed_due_checkin_pushes(patients, rows // PATIENTS, now)

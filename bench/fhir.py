@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from diary.domain.scoring import score  # noqa: E402
 
 from diary import create_app  # noqa: E402
-from diary.domain import accounts  # noqa: E402
+from diary.domain import accounts, panel  # noqa: E402
 from diary.extensions import db  # noqa: E402
 from diary.models import Assessment, Entry, PatientProfile, TreatmentSession, User  # noqa: E402
 from diary.timeutil import UTC, local_date  # noqa: E402
@@ -70,6 +70,7 @@ def seed(clinic_id: str, now: dt.datetime, rng: random.Random) -> str:
     db.session.add(
         PatientProfile(user_id=user.id, clinic_id=clinic_id, display_name="Two Years", timezone=ZONE, enrolled_at=now)
     )
+    panel.add_patient(user.id, clinic_id)
     entries = []
     for day in range(730):
         for k in range(3):

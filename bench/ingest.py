@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from diary import create_app  # noqa: E402
-from diary.domain import accounts, tokens  # noqa: E402
+from diary.domain import accounts, panel, tokens  # noqa: E402
 from diary.extensions import db  # noqa: E402
 from diary.models import PatientProfile, User  # noqa: E402
 from diary.timeutil import UTC  # noqa: E402
@@ -92,6 +92,7 @@ def seed(app, patients: int) -> list[str]:
                     user_id=user.id, clinic_id=clinic.id, display_name=f"Bench {i}", timezone=zone, enrolled_at=now
                 )
             )
+            panel.add_patient(user.id, clinic.id)  # as accounts.create_patient does
             access.append(tokens.open_session(user).access_token)
         db.session.commit()
     return access

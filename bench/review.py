@@ -30,7 +30,7 @@ from sqlalchemy import insert
 
 from bench.summary import PASSWORD, ROOT, add_patient, history, percentile
 from diary import create_app
-from diary.domain import accounts
+from diary.domain import accounts, panel
 from diary.extensions import db
 from diary.models import Assessment, Checkin, TreatmentSession
 from diary.timeutil import UTC
@@ -95,9 +95,13 @@ def main() -> None:
             db.session.execute(insert(TreatmentSession), sessions)
             db.session.execute(insert(Checkin), checkins)
             db.session.execute(insert(Assessment), phq9)
+            ids = [two_years]
             for i in range(args.panel_patients - 1):
                 pid = add_patient(clinic.id, f"Panel {i:04d}")
                 history(pid, 60, 1, now, rng)
+                ids.append(pid)
+            db.session.flush()
+            panel.recount_moods(ids, now - panel.WEEK)  # as the writes would have counted them
             db.session.commit()
             db.session.execute(db.text("ANALYZE"))
             db.session.commit()

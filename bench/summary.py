@@ -1,6 +1,6 @@
 """Summary and panel benchmark on PostgreSQL (run by hand, not in CI).
 
-    .venv/bin/python -m bench.summary [--requests 200] [--panel-patients 2000]
+    .venv/bin/python -m bench.summary [--requests 200] [--panel-patients 2000 10000]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 Creates its own database (dropped at the end) and measures, through the real HTTP stack
@@ -9,8 +9,11 @@ Creates its own database (dropped at the end) and measures, through the real HTT
      (~2,200 entries, sessions, check-ins, PHQ-9s): p50/p95;
   2. the same for a patient with 10x older history (~22,000 entries): p50/p95 and the
      ratio to 1 — the summary's cost should follow the window, not the history;
-  3. GET /patients?limit=50 over a clinic of N patients (7 days of recent entries each
-     plus older history): p50/p95 over the pages.
+  3. the 2-year patient's summary over a 730-day window: p50/p95 and the ratio to the
+     30-day one (target < 1.5);
+  4. GET /patients?limit=50 over clinics of N patients (--panel-patients 2000 10000: 7 days
+     of recent entries each plus older history), in the risk order and by wear-off: p50/p95,
+     and the p95 ratio of the largest clinic to the smallest (target < 1.3).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from diary import create_app  # noqa: E402
-from diary.domain import accounts  # noqa: E402
+from diary.domain import accounts, panel  # noqa: E402
 from diary.domain.instruments import score  # noqa: E402
 from diary.extensions import db  # noqa: E402
 from diary.models import Assessment, Checkin, Entry, PatientProfile, TreatmentSession, User  # noqa: E402
@@ -56,6 +59,7 @@ def add_patient(clinic_id: str, name: str) -> str:
             user_id=user.id, clinic_id=clinic_id, display_name=name, timezone=ZONE, enrolled_at=dt.datetime.now(UTC)
         )
     )
+    panel.add_patient(user.id, clinic_id)  # as accounts.create_patient does
     return user.id
 
 
@@ -148,10 +152,48 @@ def timed(client, path: str, headers: dict, n: int) -> list[float]:
     return samples
 
 
+def seed_clinic(name: str, patients: int, now: dt.datetime, rng: random.Random) -> str:
+    """A clinic of `patients` patients, 60 days of one entry a day each (7 days of recent
+    entries, older history behind), their panel rows counted as the writes would have."""
+    clinic = accounts.create_clinic(name)
+    accounts.create_staff(clinic, "clinician", f"{name.lower().replace(' ', '-')}@bench.example", PASSWORD)
+    ids = []
+    for i in range(patients):
+        pid = add_patient(clinic.id, f"Panel {i:05d}")
+        history(pid, 60, 1, now, rng)
+        ids.append(pid)
+    db.session.flush()
+    for start in range(0, len(ids), 1000):
+        panel.recount_moods(ids[start : start + 1000], now - panel.WEEK)
+    return clinic.id
+
+
+def login(client, email: str) -> dict[str, str]:
+    token = client.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD}).json["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def panel_pages(client, headers: dict, n: int, order: str = "risk") -> list[float]:
+    """Page through the panel (50 a page, starting over at the end) `n` times; ms each."""
+    samples, cursor = [], None
+    for _ in range(n):
+        path = f"/api/v1/patients?limit=50&order={order}" + (f"&cursor={cursor}" if cursor else "")
+        started = time.perf_counter()
+        resp = client.get(path, headers=headers)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert resp.status_code == 200, resp.json
+        cursor = resp.json["next_cursor"]  # None: start over from the first page
+    return samples
+
+
+def report(label: str, samples: list[float]) -> str:
+    return f"{label}: p50 {statistics.median(samples):6.1f} ms  p95 {percentile(samples, 0.95):6.1f} ms"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--panel-patients", type=int, default=2000)
+    parser.add_argument("--panel-patients", type=int, nargs="+", default=[2000, 10000])
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
@@ -174,6 +216,7 @@ def main() -> None:
             "AUTH_RATE_LIMIT": "100000 per minute",
         }
     )
+    lines = []
     try:
         with app.app_context():
             from flask_migrate import upgrade
@@ -184,19 +227,16 @@ def main() -> None:
             accounts.create_staff(clinic, "clinician", "bench-clinician@bench.example", PASSWORD)
             two_years = add_patient(clinic.id, "Two Years")
             twenty_years = add_patient(clinic.id, "Twenty Years")
-            extra = []
             for pid, days in ((two_years, 730), (twenty_years, 7300)):
                 sessions, checkins, phq9 = history(pid, days, 3, now, rng)
                 for s in sessions:
                     s["clinic_id"] = clinic.id
-                extra.append((sessions, checkins, phq9))
-            for sessions, checkins, phq9 in extra:
                 db.session.execute(insert(TreatmentSession), sessions)
                 db.session.execute(insert(Checkin), checkins)
                 db.session.execute(insert(Assessment), phq9)
-            for i in range(args.panel_patients - 2):
-                pid = add_patient(clinic.id, f"Panel {i:04d}")
-                history(pid, 60, 1, now, rng)
+            panel.recount_moods([two_years, twenty_years], now - panel.WEEK)
+            for size in args.panel_patients:
+                seed_clinic(f"Panel Clinic {size}", size, now, rng)
             db.session.commit()
             db.session.execute(db.text("ANALYZE"))
             db.session.commit()
@@ -210,41 +250,42 @@ def main() -> None:
             )
 
         client = app.test_client()
-        token = client.post(
-            "/api/v1/auth/token", json={"email": "bench-clinician@bench.example", "password": PASSWORD}
-        ).json["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        timed(client, f"/api/v1/patients/{two_years}/summary", headers, 10)  # warm up
-        short = timed(client, f"/api/v1/patients/{two_years}/summary", headers, args.requests)
+        headers = login(client, "bench-clinician@bench.example")
+        summary = f"/api/v1/patients/{two_years}/summary"
+        long_window = {"from": (now - dt.timedelta(days=729)).date().isoformat()}
+        timed(client, summary, headers, 10)  # warm up
+        short = timed(client, summary, headers, args.requests)
         long = timed(client, f"/api/v1/patients/{twenty_years}/summary", headers, args.requests)
-
-        panel, cursor, pages = [], None, 0
-        while len(panel) < args.requests:
-            path = "/api/v1/patients?limit=50" + (f"&cursor={cursor}" if cursor else "")
-            started = time.perf_counter()
-            resp = client.get(path, headers=headers)
-            panel.append((time.perf_counter() - started) * 1000)
-            cursor = resp.json["next_cursor"]  # None: start over from the first page
-            pages += 1
+        wide = timed(client, summary + "?from=" + long_window["from"], headers, args.requests)
+        lines += [
+            report(f"summary, 30-day window, {counts[two_years]} entries (2 years)", short),
+            report(f"summary, 30-day window, {counts[twenty_years]} entries (20 years)", long),
+            f"ratio 10x history / 1x (p50): {statistics.median(long) / statistics.median(short):.2f}",
+            report(f"summary, 730-day window, {counts[two_years]} entries (2 years)", wide),
+            f"ratio 730-day / 30-day window (p50): {statistics.median(wide) / statistics.median(short):.2f}"
+            f"  (p95: {percentile(wide, 0.95) / percentile(short, 0.95):.2f}; target < 1.5)",
+        ]
+        panels = {}
+        for size in args.panel_patients:
+            staff = login(client, f"panel-clinic-{size}@bench.example")
+            panel_pages(client, staff, 10)  # warm up
+            panels[size] = panel_pages(client, staff, args.requests)
+            lines.append(report(f"panel, page of 50 of {size} patients", panels[size]))
+            lines.append(
+                report(f"panel by wear-off, page of 50 of {size} patients", panel_pages(client, staff, 50, "wears_off"))
+            )
+        if len(panels) >= 2:
+            small, large = min(panels), max(panels)
+            lines.append(
+                f"panel p95 ratio {large // 1000}k / {small // 1000}k: "
+                f"{percentile(panels[large], 0.95) / percentile(panels[small], 0.95):.2f}  (target < 1.3)"
+            )
     finally:
         with app.app_context():
             db.engine.dispose()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    print(
-        f"summary, 30-day window, {counts[two_years]} entries (2 years):  "
-        f"p50 {statistics.median(short):6.1f} ms  p95 {percentile(short, 0.95):6.1f} ms"
-    )
-    print(
-        f"summary, 30-day window, {counts[twenty_years]} entries (20 years): "
-        f"p50 {statistics.median(long):6.1f} ms  p95 {percentile(long, 0.95):6.1f} ms"
-    )
-    print(f"ratio 10x history / 1x (p50): {statistics.median(long) / statistics.median(short):.2f}")
-    print(
-        f"panel, page of 50 of {args.panel_patients} patients ({pages} pages): "
-        f"p50 {statistics.median(panel):6.1f} ms  p95 {percentile(panel, 0.95):6.1f} ms"
-    )
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from diary.delivery import push_sender, webhook_sender
-from diary.domain import alerts, dispatch, maintenance
+from diary.domain import alerts, dispatch, maintenance, panel
 from diary.extensions import db
 from diary.timeutil import utcnow
 
@@ -93,6 +93,8 @@ class Worker:
                 if time.monotonic() - self._last_waning_check >= WANING_CHECK_SECONDS:
                     jobs.append(lambda: alerts.evaluate_waning(now))
                     self._last_waning_check = time.monotonic()
+                # The panel's 7 days move with the clock; stale forecasts are recomputed.
+                jobs.append(lambda: panel.refresh(now))
                 jobs.append(lambda: maintenance.heartbeat(self.worker_id, now))
                 for job in jobs:
                     job()

@@ -442,23 +442,73 @@ def test_the_database_refuses_a_second_unresolved_alert_for_a_patient_and_rule(c
     ]
 
 
-def test_two_concurrent_self_harm_reports_open_one_alert(clock, world, clinician, app, backend, monkeypatch):
-    """Two requests at once, each in its own test client and thread. Both look for an
-    unresolved alert before either has written one (the look-up waits for the other at a
-    barrier), so both try to insert: the database lets one win and the other updates it."""
+def _concurrently(app, patient: Account, bodies: list[tuple[str, dict]]) -> dict[int, Any]:
+    """Each (path, body) posted at the same moment from its own thread and test client."""
+    start = threading.Barrier(len(bodies), timeout=20)
+    results: dict[int, Any] = {}
+
+    def post(n: int, path: str, body: dict) -> None:
+        client = Api(app.test_client())
+        start.wait()
+        try:
+            resp = client.post(path, body, token=patient.token)
+            results[n] = (resp.status_code, resp.json)
+        except Exception as error:  # reported below, not lost in the thread
+            results[n] = error
+
+    threads = [threading.Thread(target=post, args=(n, path, body)) for n, (path, body) in enumerate(bodies, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+def test_two_concurrent_self_harm_reports_wait_for_each_other_and_open_one_alert(clock, world, clinician, app, backend):
+    """Two self-harm entries of one patient at once: the second waits on the patient's lock
+    (taken by the first entry's own INSERT statement) and then finds the first one's alert."""
     if backend == "sqlite":
         pytest.skip("SQLite serialises writers: two transactions never interleave here; PostgreSQL shows the race")
     clock.set(NOW)
     patient = world.patient(clinician)
+    entry = {"recorded_at": iso(NOW), "mood": 1, "anxiety": 9, "self_harm_thoughts": 3}
+    bodies = [("/me/entries", {"id": str(uuid.uuid4()), **entry}) for _ in range(2)]
 
+    results = _concurrently(app, patient, bodies)
+
+    assert [results[n][0] for n in (1, 2)] == [201, 201], results
+    assert all(results[n][1]["safety"] == SAFETY for n in (1, 2))
+    [(alert_id, status)] = world.rows(
+        "SELECT id, status FROM alerts WHERE patient_id = :p AND rule = 'self_harm'", p=patient.id
+    )
+    assert status == "open"
+    assert "last_triggered_at" in only_alert(world, patient.id).details  # the second updated the first's
+    assert dedupe_keys(world, alert_id) == [f"alert:{alert_id}:push:1"]
+    assert world.rows("SELECT count(*) FROM entries WHERE patient_id = :p", p=patient.id) == [(2,)]
+
+
+def test_without_the_patient_lock_the_database_still_opens_one_alert(
+    clock, world, clinician, app, backend, monkeypatch
+):
+    """The database's own guard, behind the lock: with the lock taken away, two PHQ-9s with
+    item 9 answered both look for an unresolved alert before either has written one (the
+    look-up waits for the other at a barrier), so both insert: the partial unique index lets
+    one win and the other updates the winner's alert."""
+    if backend == "sqlite":
+        pytest.skip("SQLite serialises writers: two transactions never interleave here; PostgreSQL shows the race")
+    from diary.domain import panel
+
+    clock.set(NOW)
+    patient = world.patient(clinician)
+    monkeypatch.setattr(panel, "lock", lambda patient_id: None)
     real_lookup = alert_rules._unresolved
     lookups: list[bool] = []
-    lock = threading.Lock()
+    guard = threading.Lock()
     both_looked = threading.Barrier(2, timeout=20)
 
     def racing_lookup(patient_id: str, rule: str):
         found = real_lookup(patient_id, rule)
-        with lock:
+        with guard:
             lookups.append(found is None)
             first_two = len(lookups) <= 2
         if first_two:
@@ -466,38 +516,20 @@ def test_two_concurrent_self_harm_reports_open_one_alert(clock, world, clinician
         return found
 
     monkeypatch.setattr(alert_rules, "_unresolved", racing_lookup)
-    start = threading.Barrier(2, timeout=20)
-    results: dict[int, Any] = {}
+    phq9 = {"instrument": "phq9", "answers": [2] * 8 + [3], "recorded_at": iso(NOW)}
+    bodies = [("/me/assessments", {"id": str(uuid.uuid4()), **phq9}) for _ in range(2)]
 
-    def report(n: int) -> None:
-        client = Api(app.test_client())
-        body = {"id": str(uuid.uuid4()), "recorded_at": iso(NOW), "mood": 1, "anxiety": 9, "self_harm_thoughts": 3}
-        start.wait()
-        try:
-            resp = client.post("/me/entries", body, token=patient.token)
-            results[n] = (resp.status_code, resp.json)
-        except Exception as error:  # reported below, not lost in the thread
-            results[n] = error
-
-    threads = [threading.Thread(target=report, args=(n,)) for n in (1, 2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = _concurrently(app, patient, bodies)
 
     assert [results[n][0] for n in (1, 2)] == [201, 201], results
-    assert all(results[n][1]["safety"] == SAFETY for n in (1, 2))
     # Both looked and found nothing; the loser's insert failed and its second look found the winner's.
     assert lookups == [True, True, False]
     [(alert_id, status)] = world.rows(
         "SELECT id, status FROM alerts WHERE patient_id = :p AND rule = 'self_harm'", p=patient.id
     )
     assert status == "open"
-    alert = only_alert(world, patient.id)
-    assert alert.details["entry_id"] in {results[1][1]["id"], results[2][1]["id"]}
-    assert "last_triggered_at" in alert.details  # the loser updated the winner's alert
+    assert "last_triggered_at" in only_alert(world, patient.id).details
     assert dedupe_keys(world, alert_id) == [f"alert:{alert_id}:push:1"]
-    assert world.rows("SELECT count(*) FROM entries WHERE patient_id = :p", p=patient.id) == [(2,)]
 
 
 # --- disengaged -----------------------------------------------------------------------------------

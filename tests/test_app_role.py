@@ -51,6 +51,8 @@ TABLES = [
     "entry_side_effects",
     "entry_versions",
     "notifications",
+    "panel_window",
+    "patient_panel",
     "patient_profiles",
     "refresh_tokens",
     "session_monitoring",

@@ -14,6 +14,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from diary.timeutil import UTC
 from tests.conftest import PASSWORD, Account, count_statements
@@ -328,3 +330,131 @@ def test_panel_takes_a_fixed_number_of_queries(clock, world, api, app):
     assert len(resp.json["items"]) == 12
     assert large == small
     assert world.rows("SELECT count(*) FROM audit_events WHERE action = 'panel.read'") == [(3 + 12,)]
+
+
+# --------------------------------------------------------------------------- the kept order key
+
+# The panel's order key lives in patient_panel (increments on every new entry, recounts on
+# edits, deletions and alerts, a moving 7-day window). Whatever happens, a page must show
+# exactly what a computation from the raw rows at that moment gives.
+
+
+def _oracle(world, clinic_id: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """The panel recomputed from the raw rows, in plain Python: order and every number."""
+    since = now - dt.timedelta(days=7)
+    patients = [r[0] for r in world.rows("SELECT user_id FROM patient_profiles WHERE clinic_id = :c", c=clinic_id)]
+    entries = world.rows(
+        "SELECT patient_id, recorded_at, local_date, mood, anxiety FROM entries "
+        "WHERE deleted_at IS NULL AND patient_id IN (SELECT user_id FROM patient_profiles WHERE clinic_id = :c)",
+        c=clinic_id,
+    )
+    alerts = world.rows(
+        "SELECT patient_id, severity FROM alerts WHERE clinic_id = :c AND status IN ('open', 'acknowledged')",
+        c=clinic_id,
+    )
+    rows = []
+    for pid in patients:
+        mine = [(_instant(at), day, mood, anxiety) for p, at, day, mood, anxiety in entries if p == pid]
+        recent = [e for e in mine if e[0] >= since]
+        n = len(recent)
+        critical = sum(1 for p, s in alerts if p == pid and s == "critical")
+        warning = sum(1 for p, s in alerts if p == pid and s == "warning")
+        mood_key = sum(e[2] for e in recent) / n if n else 99.0
+        rows.append(
+            (
+                (-critical, -warning, mood_key, pid),
+                {
+                    "id": pid,
+                    "last_entry_at": max(e[0] for e in mine).isoformat().replace("+00:00", "Z") if mine else None,
+                    "mood_7d_mean": sum(e[2] for e in recent) / n if n else None,
+                    "anxiety_7d_mean": sum(e[3] for e in recent) / n if n else None,
+                    "adherence_7d": min(len({str(e[1]) for e in recent}), 7) / 7,
+                    "open_alerts": critical + warning,
+                    "open_critical_alerts": critical,
+                },
+            )
+        )
+    return [item for _, item in sorted(rows, key=lambda row: row[0])]
+
+
+def _instant(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _all_pages(api, token: str) -> list[dict[str, Any]]:
+    seen, cursor = [], None
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        resp = api.get("/patients", token=token, query_string=query)
+        assert resp.status_code == 200, resp.json
+        seen += [
+            {k: v for k, v in item.items() if k not in ("display_name", "expected_wear_off_date")}
+            for item in resp.json["items"]
+        ]
+        cursor = resp.json["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+ENTRY = st.tuples(st.integers(0, 12 * 24), st.integers(0, 10), st.integers(0, 10))  # hours ago, mood, anxiety
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    histories=st.lists(st.lists(ENTRY, max_size=8), min_size=2, max_size=5),
+    batch=st.lists(st.booleans(), min_size=5, max_size=5),
+    deletions=st.lists(st.integers(0, 40), max_size=4),
+    edits=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 10)), max_size=3),
+    self_harm=st.lists(st.integers(0, 4), max_size=2),
+    resolve=st.booleans(),
+    later_hours=st.lists(st.integers(0, 60), min_size=1, max_size=3),
+)
+def test_every_page_shows_what_the_raw_rows_give_whatever_the_history(
+    clock, world, api, histories, batch, deletions, edits, self_harm, resolve, later_hours
+):
+    clock.set(NOW)
+    clinician = world.staff(world.clinic())
+    patients = [world.patient(clinician, BERLIN if i % 2 else KIRITIMATI) for i in range(len(histories))]
+    posted: list[tuple[Account, str]] = []
+    for i, (patient, history) in enumerate(zip(patients, histories, strict=True)):
+        bodies = [
+            {"id": str(uuid.uuid4()), "recorded_at": (NOW - dt.timedelta(hours=h)).isoformat(), "mood": m, "anxiety": a}
+            for h, m, a in history
+        ]
+        if batch[i] and bodies:
+            assert api.post("/me/entries/batch", {"entries": bodies}, token=patient.token).status_code == 200
+        for body in [] if batch[i] else bodies:
+            assert api.post("/me/entries", body, token=patient.token).status_code == 201
+        posted += [(patient, body["id"]) for body in bodies]
+    for index in deletions:
+        if posted:
+            patient, entry_id = posted[index % len(posted)]
+            api.delete(f"/me/entries/{entry_id}", token=patient.token)
+    for index, mood in edits:
+        if posted:
+            patient, entry_id = posted[index % len(posted)]
+            api.patch(f"/me/entries/{entry_id}", {"mood": mood}, token=patient.token)
+    for index in self_harm:
+        patient = patients[index % len(patients)]
+        body = {
+            "id": str(uuid.uuid4()),
+            "recorded_at": NOW.isoformat(),
+            "mood": 2,
+            "anxiety": 8,
+            "self_harm_thoughts": 1,
+        }
+        assert api.post("/me/entries", body, token=patient.token).status_code == 201
+    if resolve and self_harm:
+        [(alert_id,)] = world.rows(
+            "SELECT id FROM alerts WHERE clinic_id = :c AND status = 'open' AND rule = 'self_harm' LIMIT 1",
+            c=clinician.clinic_id,
+        )
+        assert api.post(f"/alerts/{alert_id}/resolve", {}, token=clinician.token).status_code == 200
+
+    assert _all_pages(api, clinician.token) == _oracle(world, clinician.clinic_id, clock.now)
+    for hours in later_hours:  # entries age out of the 7 days as the clock moves on
+        clock.advance(hours=hours)
+        token = world.login(clinician.email)["access_token"]
+        assert _all_pages(api, token) == _oracle(world, clinician.clinic_id, clock.now)

@@ -88,7 +88,7 @@ class EntryById(MethodView):
     @blp.response(204)
     def delete(self, entry_id):
         """Delete an entry (kept, but left out of lists and summaries)"""
-        entries.delete_entry(current_principal().id, entry_id)
+        entries.delete_entry(_own_patient(), entry_id)
         db.session.commit()
 
 

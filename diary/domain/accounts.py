@@ -9,7 +9,7 @@ import secrets
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from diary.domain import passwords, tokens
+from diary.domain import panel, passwords, tokens
 from diary.domain.errors import AuthFailed, Conflict
 from diary.domain.tokens import Actor
 from diary.extensions import db
@@ -32,6 +32,8 @@ def normalize_email(email: str) -> str:
 def create_clinic(name: str) -> Clinic:
     clinic = Clinic(name=name)
     db.session.add(clinic)
+    db.session.flush()
+    panel.add_clinic(clinic.id, utcnow())
     db.session.flush()
     return clinic
 
@@ -97,6 +99,7 @@ def create_patient(
         created_by_id=clinician.id,
     )
     db.session.add(profile)
+    panel.add_patient(patient.id, clinician.clinic_id)
     db.session.flush()
     code, expires_at = issue_enrollment_code(patient, clinician)
     return patient, profile, code, expires_at

@@ -29,7 +29,7 @@ from flask import current_app
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
-from diary.domain import audit, forecast, instruments, outbox, safety
+from diary.domain import audit, forecast, instruments, outbox, panel, safety
 from diary.domain.errors import AccessDenied, Conflict
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
 from diary.domain.patients import Patient, PatientRef
@@ -59,6 +59,7 @@ def _unresolved(patient_id: str, rule: str) -> Alert | None:
 def raise_alert(profile: Patient, rule: str, details: dict[str, Any], *, reopen: bool = False) -> Alert:
     """Open an alert, or update the unresolved one (reopening it if `reopen`)."""
     now = utcnow()
+    panel.lock(profile.user_id)
     for _ in range(2):
         existing = _unresolved(profile.user_id, rule)
         if existing is not None:
@@ -85,6 +86,7 @@ def raise_alert(profile: Patient, rule: str, details: dict[str, Any], *, reopen:
         except IntegrityError:
             continue  # a concurrent writer opened it first: update theirs
         queue_delivery(alert, now)
+        panel.recount_alerts(profile.user_id)
         return alert
     raise RuntimeError("alert dedupe raced twice")
 
@@ -261,6 +263,8 @@ def _resolve_as_moot(alert: Alert, now: dt.datetime) -> None:
     alert.resolved_at = now
     alert.acknowledged_at = alert.acknowledged_at or now
     alert.resolution_note = MOOT_NOTE
+    db.session.flush()
+    panel.recount_alerts(alert.patient_id)
 
 
 def _is_moot(alert: Alert, still_latest: str | None) -> bool:
@@ -271,6 +275,7 @@ def resolve_moot_waning(patient_id: str, now: dt.datetime, still_latest: str | N
     """Resolve the patient's unresolved effect_waning alert when the session it follows is no
     longer their latest (a newer one was recorded, or it was deleted): the wear-off it warned
     of is moot. Resolved by the system, with a note saying why."""
+    panel.lock(patient_id)
     moot = [
         alert
         for alert in db.session.scalars(
@@ -284,12 +289,6 @@ def resolve_moot_waning(patient_id: str, now: dt.datetime, still_latest: str | N
         _resolve_as_moot(alert, now)
     db.session.flush()
     return len(moot)
-
-
-def lock_patient(patient_id: str) -> None:
-    """Serialise with other writers of this patient's sessions and alerts (PostgreSQL row
-    lock on the profile until the transaction ends; SQLite serialises writers anyway)."""
-    db.session.execute(select(PatientProfile.user_id).where(PatientProfile.user_id == patient_id).with_for_update())
 
 
 def latest_session_id(patient_id: str) -> str | None:
@@ -330,8 +329,10 @@ def evaluate_waning(now: dt.datetime) -> int:
         for patient_id, clinic_id, zone in batch:
             expected = predicted.get(patient_id)
             still_latest = expected.from_session_id if expected else None
-            for alert in waning[patient_id]:
-                if _is_moot(alert, still_latest):
+            moot = [alert for alert in waning[patient_id] if _is_moot(alert, still_latest)]
+            if moot:
+                panel.lock(patient_id)  # first, as every writer of a patient's alerts does
+                for alert in moot:
                     _resolve_as_moot(alert, now)
             if expected is None or local_date(now, zone) < expected.expected_wear_off_date - lead:
                 continue
@@ -339,7 +340,7 @@ def evaluate_waning(now: dt.datetime) -> int:
                 continue  # this session's alert was raised already (and may have been resolved)
             # A session recorded since the forecast was read makes this one moot: look again
             # under the lock that recording a session takes too.
-            lock_patient(patient_id)
+            panel.lock(patient_id)
             if latest_session_id(patient_id) != still_latest:
                 continue
             raise_alert(PatientRef(patient_id, clinic_id, zone), "effect_waning", _waning_details(expected))
@@ -373,6 +374,8 @@ def acknowledge(staff: Actor, alert_id: str) -> Alert:
 
 def resolve(staff: Actor, alert_id: str, note: str | None) -> Alert:
     alert = alert_for_staff(staff, alert_id)
+    panel.lock(alert.patient_id)
+    db.session.refresh(alert)  # as it stands now that no other writer of the patient is in between
     if alert.status == "resolved":
         raise Conflict("the alert is already resolved", code="alert_resolved")
     now = utcnow()
@@ -382,6 +385,7 @@ def resolve(staff: Actor, alert_id: str, note: str | None) -> Alert:
     alert.resolved_at, alert.resolved_by_id, alert.resolution_note = now, staff.id, note
     audit.record(staff, "alert.resolve", patient_id=alert.patient_id, resource_type="alert", resource_id=alert.id)
     db.session.flush()
+    panel.recount_alerts(alert.patient_id)
     return alert
 
 

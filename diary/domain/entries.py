@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, TextClause, bindparam, column, func, insert, select, text, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from diary.domain import alerts, outbox, safety
+from diary.domain import alerts, outbox, panel, safety
 from diary.domain.errors import Conflict, DomainError, NotFound
 from diary.domain.instants import not_in_future
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
@@ -128,18 +128,22 @@ _ENTRY_INSERT = _entry_insert_sql().execution_options(preserve_rowcount=True)
 
 
 def _entry_insert_reading_trends():
-    """PostgreSQL: the INSERT as a data-modifying CTE of the trend-window aggregate, so a
-    new entry and the figures its alert rules need cost one round trip. Every part of one
-    statement reads the same snapshot: the aggregate does not see the row the CTE inserts,
-    and create_entry adds it (TrendWindows.adding)."""
+    """PostgreSQL: the INSERT as a data-modifying CTE of the trend-window aggregate, with the
+    panel's increment as a second one, so a new entry, the figures its alert rules need and
+    its patient's place on the panel cost one round trip. Every part of one statement reads
+    the same snapshot: the aggregate does not see the row the CTE inserts, and create_entry
+    adds it (TrendWindows.adding); the panel row is only bumped if the INSERT inserted."""
     inserted = _entry_insert_sql(" RETURNING id").columns(column("id", String)).cte("inserted")
+    bump = text(panel.bump_sql(only_if_inserted=True) + " RETURNING patient_id")
+    bumped = bump.columns(column("patient_id", String)).cte("bumped")
     was_inserted = select(func.count()).select_from(inserted).scalar_subquery().label("inserted")
-    return TREND_WINDOWS.add_cte(inserted).add_columns(was_inserted)
+    return TREND_WINDOWS.add_cte(inserted).add_cte(bumped).add_columns(was_inserted)
 
 
 _ENTRY_INSERT_READING_TRENDS = _entry_insert_reading_trends()
 _ENTRY_COLUMNS = tuple(column.name for column in Entry.__table__.columns)
 _SIDE_EFFECT_INSERT = insert(EntrySideEffect.__table__)
+_PANEL_BUMP = text(panel.bump_sql(only_if_inserted=False))
 
 
 class StoredEntry(NamedTuple):
@@ -149,12 +153,15 @@ class StoredEntry(NamedTuple):
     trends: TrendWindows | None = None
 
 
-def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool = False) -> StoredEntry:
+def create_entry(
+    patient: Patient, fields: dict[str, Any], *, read_trends: bool = False, count_in_panel: bool = True
+) -> StoredEntry:
     """Store a new entry, or recognise a replay of a stored one.
 
     The same id with other content, or another patient's id, is a Conflict. With
     `read_trends`, a new entry comes with the patient's trend windows as they stand with it,
-    read by the INSERT itself on PostgreSQL.
+    read by the INSERT itself on PostgreSQL (which also counts it on the panel). Without
+    `count_in_panel` the caller recounts the panel row itself (a batch, once for all).
     """
     recorded_at = not_in_future("recorded_at", fields["recorded_at"])
     checkin = _own_checkin(patient.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
@@ -179,12 +186,16 @@ def create_entry(patient: Patient, fields: dict[str, Any], *, read_trends: bool 
     connection = db.session.connection()
     row = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
     trends = TrendWindows.ending(local_date(now, patient.timezone)) if read_trends else None
-    if trends is not None and connection.dialect.name == "postgresql":
-        totals = connection.execute(_ENTRY_INSERT_READING_TRENDS, {**row, **trends.params(patient.user_id)}).one()
+    counted = panel.entry_params(patient.user_id, recorded_at, entry.mood, now)
+    if trends is not None and count_in_panel and connection.dialect.name == "postgresql":
+        params = {**row, **trends.params(patient.user_id), **counted}
+        totals = connection.execute(_ENTRY_INSERT_READING_TRENDS, params).one()
         created = totals.inserted == 1
         trends = trends.with_totals(totals).adding(entry.local_date, entry.mood, entry.anxiety)
     else:
         created = connection.execute(_ENTRY_INSERT, row).rowcount == 1
+        if created and count_in_panel:
+            connection.execute(_PANEL_BUMP, counted)
         if created and trends is not None:
             trends = read_trend_windows(patient.user_id, trends.today)
     if created:
@@ -236,7 +247,7 @@ def _store_alone(patient: Patient, fields: dict[str, Any]) -> tuple[dict[str, An
     database itself) undoes only this item. Returns (result, entry or None, created)."""
     try:
         with db.session.begin_nested():
-            entry, created, _ = create_entry(patient, fields)
+            entry, created, _ = create_entry(patient, fields, count_in_panel=False)
     except Conflict:
         return {"id": fields["id"], "status": "conflict"}, None, False
     except DomainError as err:
@@ -264,6 +275,8 @@ def sync_entries(patient: Patient, items: Sequence[dict[str, Any] | RejectedItem
             at_risk = at_risk or safety.entry_reports_self_harm(entry.self_harm_thoughts)
             if created:
                 stored.append(entry)
+    if stored:
+        panel.after_entries_changed(patient.user_id, patient.clinic_id)
     alerts.after_entries(patient, stored)
     return BatchOutcome(results, safety.crisis_resources(patient.clinic_id) if at_risk else None)
 
@@ -299,6 +312,7 @@ def update_entry(profile: Patient, entry_id: str, changes: dict[str, Any]) -> En
     if checkin is not None:
         _mark_checkin_answered(checkin, entry.id, utcnow())
     db.session.flush()
+    panel.after_entries_changed(profile.user_id, profile.clinic_id)
     return entry
 
 
@@ -312,10 +326,11 @@ def correct_entry(patient: Patient, entry_id: str, changes: dict[str, Any]) -> E
     return _answered(record, patient) if reports else record
 
 
-def delete_entry(patient_id: str, entry_id: str) -> None:
-    entry = live_entry(patient_id, entry_id)
+def delete_entry(patient: Patient, entry_id: str) -> None:
+    entry = live_entry(patient.user_id, entry_id)
     entry.deleted_at = utcnow()
     db.session.flush()
+    panel.after_entries_changed(patient.user_id, patient.clinic_id)
 
 
 def list_entries(

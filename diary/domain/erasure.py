@@ -25,6 +25,7 @@ from diary.models import (
     EntrySideEffect,
     EntryVersion,
     Notification,
+    PatientPanel,
     PatientProfile,
     RefreshToken,
     SessionMonitoring,
@@ -65,6 +66,7 @@ def erase_patient(patient_id: str) -> dict[str, int]:
         ("refresh_tokens", delete(RefreshToken).where(RefreshToken.session_id.in_(auth_sessions))),
         ("auth_sessions", delete(AuthSession).where(AuthSession.user_id == patient_id)),
         ("enrollment_codes", delete(EnrollmentCode).where(EnrollmentCode.patient_id == patient_id)),
+        ("patient_panel", delete(PatientPanel).where(PatientPanel.patient_id == patient_id)),
         ("patient_profiles", delete(PatientProfile).where(PatientProfile.user_id == patient_id)),
     ]
     counts = {}

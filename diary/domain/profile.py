@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from diary.domain import sessions
+from diary.domain import panel, sessions
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import PatientProfile
@@ -21,5 +21,7 @@ def update_profile(patient: Actor, changes: dict[str, Any]) -> PatientProfile:
         setattr(profile, name, value)
     if {"timezone", "quiet_hours_start", "quiet_hours_end"} & changes.keys():
         sessions.reschedule_pending(profile)
+    if "timezone" in changes:
+        panel.forecast_may_move(profile.user_id)  # the patient's today moved
     db.session.flush()
     return profile

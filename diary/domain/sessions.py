@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from diary.domain import alerts, audit, monitoring, outbox
+from diary.domain import alerts, audit, monitoring, outbox, panel
 from diary.domain.errors import AccessDenied, Invalid, NotFound
 from diary.domain.instants import not_in_future
 from diary.domain.patients import patient_for_staff
@@ -151,7 +151,7 @@ def record_session(
     started_at = not_in_future("started_at", started_at)
     # The worker's wear-off check takes the same lock before it raises: it never warns of a
     # session that this one is about to make moot.
-    alerts.lock_patient(profile.user_id)
+    panel.lock(profile.user_id)
     max_dose = current_app.config["MAX_DOSE_MG"]
     if dose_mg is not None and not 0 < dose_mg <= max_dose:
         # A dose far beyond any protocol is a typo (9500 for 95.00), never a record to keep.
@@ -194,6 +194,7 @@ def record_session(
     for checkin in checkins:
         if checkin.status == "pending":
             _enqueue_pushes(checkin, window, profile)
+    panel.forecast_may_move(profile.user_id)
     if started_at == latest_started_at(profile.user_id):
         # A new latest session: a wear-off warned of for the one before is moot now.
         alerts.resolve_moot_waning(profile.user_id, now, still_latest=session.id)
@@ -289,8 +290,9 @@ def checkins_of(session: TreatmentSession) -> list[Checkin]:
 
 
 def delete_session(session: TreatmentSession) -> None:
-    alerts.lock_patient(session.patient_id)  # as record_session does, against the wear-off check
+    panel.lock(session.patient_id)  # as record_session does, against the wear-off check
     session.deleted_at = utcnow()
+    panel.forecast_may_move(session.patient_id)
     open_checkins = [c for c in checkins_of(session) if c.status in ("pending", "sent")]
     for checkin in open_checkins:
         checkin.status = "cancelled"

@@ -6,6 +6,7 @@ from diary.models.clinics import Clinic
 from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
 from diary.models.monitoring import ADVERSE_EVENTS, OBSERVED_LEVELS, SessionMonitoring
 from diary.models.outbox import KINDS, OPEN_STATUSES, Notification, WorkerHeartbeat
+from diary.models.panel import NO_MOOD, PanelWindow, PatientPanel
 from diary.models.sessions import CHECKIN_STATUSES, MEDICATIONS, ROUTES, Checkin, TreatmentSession
 from diary.models.users import (
     ROLES,
@@ -24,6 +25,7 @@ __all__ = [
     "CHECKIN_STATUSES",
     "KINDS",
     "MEDICATIONS",
+    "NO_MOOD",
     "OBSERVED_LEVELS",
     "OPEN_STATUSES",
     "ROLES",
@@ -45,6 +47,8 @@ __all__ = [
     "EntrySideEffect",
     "EntryVersion",
     "Notification",
+    "PanelWindow",
+    "PatientPanel",
     "PatientProfile",
     "RefreshToken",
     "SessionMonitoring",
