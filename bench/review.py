@@ -121,12 +121,12 @@ def main() -> None:
         whole_window = timed(client, two_year_window, max(20, args.requests // 4))
 
         timed(client, "/review/", 5)  # warm up
-        panel, cursor, pages = [], None, 0
-        while len(panel) < args.requests:
+        panel_ms, cursor, pages = [], None, 0
+        while len(panel_ms) < args.requests:
             path = "/review/" + (f"?cursor={cursor}" if cursor else "")
             started = time.perf_counter()
             resp = client.get(path)
-            panel.append((time.perf_counter() - started) * 1000)
+            panel_ms.append((time.perf_counter() - started) * 1000)
             assert resp.status_code == 200, resp.status_code
             found = re.search(r'href="/review/\?cursor=([^&"]+)', resp.get_data(as_text=True))
             cursor = found.group(1) if found else None  # the last page: start over
@@ -148,7 +148,7 @@ def main() -> None:
 
     print(line(f"patient page, 30-day window, {entries} entries (2 years)", default_window))
     print(line("patient page, the whole 2-year window           ", whole_window))
-    print(line(f"panel page, 50 of {args.panel_patients} patients ({pages} pages)  ", panel))
+    print(line(f"panel page, 50 of {args.panel_patients} patients ({pages} pages)  ", panel_ms))
     total = sum(len(b) for b in first_visit.values())
     zipped = sum(len(gzip.compress(b)) for b in first_visit.values())
     parts = ", ".join(f"{k} {len(b) / 1024:.1f}" for k, b in first_visit.items())
