@@ -177,6 +177,10 @@ def main() -> None:
             with app.app_context():
                 from flask_migrate import upgrade
 
+                from diary.database import enable_migrations
+
+                enable_migrations(app)
+
                 upgrade(directory=str(ROOT / "migrations"))
             elapsed, lags = run_ours(app, url, fake, args.processes)
             baseline = asyncio.run(run_baseline(fake, app.config["FCM_BATCH_SIZE"]))

@@ -292,6 +292,10 @@ def main() -> None:
             with app.app_context():
                 from flask_migrate import upgrade
 
+                from diary.database import enable_migrations
+
+                enable_migrations(app)
+
                 upgrade(directory=str(ROOT / "migrations"))
             access = seed(app, args.patients)
             # Planner statistics for the fresh tables, as a live database has them: without

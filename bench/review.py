@@ -84,6 +84,10 @@ def main() -> None:
         with app.app_context():
             from flask_migrate import upgrade
 
+            from diary.database import enable_migrations
+
+            enable_migrations(app)
+
             upgrade(directory=str(ROOT / "migrations"))
             now = dt.datetime.now(UTC)
             clinic = accounts.create_clinic("Bench Clinic")

@@ -92,12 +92,11 @@ def _init_extensions(app: Flask) -> None:
     from diary.converters import IdConverter
     from diary.domain import tokens
     from diary.errors import register_error_handlers
-    from diary.extensions import api, db, migrate
+    from diary.extensions import api, db
 
     db.init_app(app)
     database.init_app(app)
     tokens.init_app()
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), os.pardir, "migrations"))
     ratelimit.init_app(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})

@@ -135,5 +135,33 @@ def demo(base_url: str) -> None:
     click.echo(json.dumps(summary, indent=2))
 
 
+class MigrationCommands(click.Group):
+    """`flask db ...`: Flask-Migrate's own command group, imported and bound to the app only
+    when a `db` command runs (diary.database.enable_migrations), never in a serving process."""
+
+    def _real(self, ctx: click.Context) -> click.Group:
+        from flask.cli import ScriptInfo
+        from flask_migrate.cli import db as commands
+
+        from diary.database import enable_migrations
+
+        enable_migrations(ctx.ensure_object(ScriptInfo).load_app())
+        return commands
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._real(ctx).list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._real(ctx).get_command(ctx, name)
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        # The real group parses and runs (its callback puts -d and -x where Flask-Migrate
+        # reads them), so `flask db ...` behaves exactly as Flask-Migrate's own.
+        if parent is not None:
+            return self._real(parent).make_context(info_name, args, parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(diary_cli)
+    app.cli.add_command(MigrationCommands("db", help="Database migrations (Alembic, through Flask-Migrate)."))

@@ -17,6 +17,7 @@ instead:
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -36,6 +37,19 @@ log = logging.getLogger(__name__)
 PING_AFTER_IDLE_SECONDS = 10.0
 
 T = TypeVar("T")
+
+
+MIGRATIONS = os.path.join(os.path.dirname(__file__), os.pardir, "migrations")
+
+
+def enable_migrations(app: Flask) -> None:
+    """Bind Flask-Migrate (Alembic) to the app: for `flask db ...`, the tests and the
+    benchmarks, never for serving. Alembic and its templating cost a serving process about
+    10 MiB it would never use. Idempotent."""
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=MIGRATIONS)
 
 
 def init_app(app: Flask) -> None:

@@ -1,6 +1,5 @@
 """Extensions, created unbound and initialised in the application factory."""
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
@@ -20,7 +19,6 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate()
 
 
 from diary.converters import IdConverter, id_parameter_schema  # noqa: E402

@@ -22,6 +22,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from diary import create_app
+from diary.database import enable_migrations
 from diary.extensions import db
 from diary.timeutil import UTC, set_clock
 
@@ -61,6 +62,7 @@ def _libpq_url(sqlalchemy_url: str) -> str:
 
 def _migrate(url: str) -> None:
     app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+    enable_migrations(app)
     with app.app_context():
         upgrade()
         db.engine.dispose()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -261,3 +263,32 @@ def test_the_demo_gives_forecasts_ratings_and_outcomes_something_to_show(cli, wo
     assert outcomes["induction"]["completed"] >= 1
     assert outcomes["induction"]["dropped_after_first"] >= 1
     assert outcomes["phq9"]["measured_4w"] >= 1
+
+
+def test_the_db_commands_bind_migrations_only_when_run_and_serving_never_imports_alembic(tmp_path):
+    """`flask db ...` is Flask-Migrate's own group, loaded when a db command runs; an app built
+    to serve never imports Alembic (about 10 MiB a serving process would never use)."""
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "APP_ENV": "testing",
+        "LOG_FORMAT": "none",
+    }
+    root = Path(__file__).resolve().parent.parent
+    flask = [sys.executable, "-m", "flask", "--app", "wsgi", "db"]
+    assert subprocess.run([*flask, "upgrade"], cwd=root, env=env, capture_output=True).returncode == 0
+    current = subprocess.run([*flask, "current"], cwd=root, env=env, capture_output=True, text=True)
+    assert current.stdout.strip().endswith("(head)"), current.stdout
+    check = subprocess.run([*flask, "check"], cwd=root, env=env, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    serving = subprocess.run(
+        [sys.executable, "-c", "import sys, wsgi; print('alembic' in sys.modules, 'flask_migrate' in sys.modules)"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert serving.stdout.strip() == "False False", serving.stdout + serving.stderr

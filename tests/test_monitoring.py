@@ -23,6 +23,7 @@ from flask_migrate import upgrade
 from sqlalchemy import text
 
 from diary.config import Config, ConfigError
+from diary.database import enable_migrations
 from diary.extensions import db
 from diary.models import ADVERSE_EVENTS, OBSERVED_LEVELS
 from diary.timeutil import UTC
@@ -810,6 +811,7 @@ def test_sessions_recorded_before_the_migration_become_ketamine(backend, tmp_pat
     url, drop = _scratch_database(backend, tmp_path)
     try:
         app = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
+        enable_migrations(app)
         with app.app_context():
             upgrade(revision="0004")
             created = "2026-01-01 00:00:00+00:00"
