@@ -13,7 +13,8 @@ Creates its own database (dropped at the end) and measures, through the real HTT
      30-day one (target < 1.5);
   4. GET /patients?limit=50 over clinics of N patients (--panel-patients 2000 10000: 7 days
      of recent entries each plus older history), in the risk order and by wear-off: p50/p95,
-     and the p95 ratio of the largest clinic to the smallest (target < 1.3).
+     and the p95 ratio of the largest clinic to the smallest (target < 1.3);
+  5. GET /clinic/outcomes over each of those clinics (every patient in the cohort).
 """
 
 from __future__ import annotations
@@ -278,6 +279,9 @@ def main() -> None:
             lines.append(
                 report(f"panel by wear-off, page of 50 of {size} patients", panel_pages(client, staff, 50, "wears_off"))
             )
+            # The clinic's outcomes: every patient of the clinic is in the cohort (all started this year).
+            outcomes = timed(client, "/api/v1/clinic/outcomes", staff, max(20, args.requests // 10))
+            lines.append(report(f"clinic outcomes, cohort of {size} patients", outcomes))
         if len(panels) >= 2:
             small, large = min(panels), max(panels)
             lines.append(
