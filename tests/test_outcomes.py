@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from diary.domain import effects
 from tests.alerting import BERLIN, KIRITIMATI, NOW, iso
 from tests.conftest import Account, Api
 from tests.helpers import expect_error, expect_invalid
@@ -343,7 +344,12 @@ def test_week_4_and_week_12_follow_ups_response_and_remission(clock, world, api)
 # --- effect_days ----------------------------------------------------------------------------------------
 
 
-def test_effect_days_over_the_cohorts_sessions_with_a_measured_effect(clock, world, api):
+# 0 sends every cohort through the query for many patients (one IN list, global dates trimmed).
+@pytest.mark.parametrize("per_patient_conditions", [effects.PER_PATIENT_CONDITIONS, 0], ids=["each", "many"])
+def test_effect_days_over_the_cohorts_sessions_with_a_measured_effect(
+    clock, world, api, monkeypatch, per_patient_conditions
+):
+    monkeypatch.setattr(effects, "PER_PATIENT_CONDITIONS", per_patient_conditions)
     clinician = begin(clock, world)
     berlin, far, unmeasured, outsider = (world.patient(clinician, z) for z in (BERLIN, KIRITIMATI, BERLIN, BERLIN))
     other_clinician = world.staff(world.clinic("Other Clinic"))

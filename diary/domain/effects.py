@@ -49,27 +49,39 @@ def daily_sums(patient_id: str, first: dt.date, last: dt.date) -> list[DaySums]:
     return _daily_sums_of({patient_id: (first, last)})[patient_id]
 
 
+# Up to this many patients, each range is its own condition; beyond, one IN list and the
+# dates that span them all, trimmed in Python (a statement of thousands of ORs plans slowly).
+PER_PATIENT_CONDITIONS = 50
+
+
 def _daily_sums_of(ranges: Mapping[str, tuple[dt.date, dt.date]]) -> dict[str, list[DaySums]]:
     """Daily sums of several patients, each over their own range of local dates, in one query."""
     by_patient: dict[str, list[DaySums]] = {patient_id: [] for patient_id in ranges}
     if not ranges:
         return by_patient
+    if len(ranges) <= PER_PATIENT_CONDITIONS:
+        where = or_(
+            *(
+                and_(Entry.patient_id == patient_id, Entry.local_date >= first, Entry.local_date <= last)
+                for patient_id, (first, last) in ranges.items()
+            )
+        )
+    else:
+        where = and_(
+            Entry.patient_id.in_(list(ranges)),
+            Entry.local_date >= min(first for first, _ in ranges.values()),
+            Entry.local_date <= max(last for _, last in ranges.values()),
+        )
     rows = db.session.execute(
         select(Entry.patient_id, Entry.local_date, func.sum(Entry.mood), func.sum(Entry.anxiety), func.count(Entry.id))
-        .where(
-            Entry.deleted_at.is_(None),
-            or_(
-                *(
-                    and_(Entry.patient_id == patient_id, Entry.local_date >= first, Entry.local_date <= last)
-                    for patient_id, (first, last) in ranges.items()
-                )
-            ),
-        )
+        .where(Entry.deleted_at.is_(None), where)
         .group_by(Entry.patient_id, Entry.local_date)
         .order_by(Entry.patient_id, Entry.local_date)
     )
     for patient_id, day, mood, anxiety, n in rows:
-        by_patient[patient_id].append((day, int(mood), int(anxiety), int(n)))
+        first, last = ranges[patient_id]
+        if first <= day <= last:
+            by_patient[patient_id].append((day, int(mood), int(anxiety), int(n)))
     return by_patient
 
 
@@ -79,15 +91,21 @@ def _after_the_dose(sessions: Sequence[TreatmentSession]) -> dict[str, tuple[int
     days_by_patient: dict[str, set[dt.date]] = defaultdict(set)
     for session in sessions:
         days_by_patient[session.patient_id].add(session.local_date)
+    if len(days_by_patient) <= PER_PATIENT_CONDITIONS:
+        where = or_(
+            *(
+                and_(Entry.patient_id == patient_id, Entry.local_date.in_(days))
+                for patient_id, days in days_by_patient.items()
+            )
+        )
+    else:
+        where = and_(
+            Entry.patient_id.in_(list(days_by_patient)),
+            Entry.local_date.in_(set().union(*days_by_patient.values())),
+        )
     rows = db.session.execute(
         select(Entry.patient_id, Entry.local_date, Entry.recorded_at, Entry.mood).where(
-            Entry.deleted_at.is_(None),
-            or_(
-                *(
-                    and_(Entry.patient_id == patient_id, Entry.local_date.in_(days))
-                    for patient_id, days in days_by_patient.items()
-                )
-            ),
+            Entry.deleted_at.is_(None), where
         )
     ).all()
     on_the_day: dict[tuple[str, dt.date], list[tuple[dt.datetime, int]]] = defaultdict(list)
