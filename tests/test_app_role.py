@@ -55,6 +55,7 @@ TABLES = [
     "patient_panel",
     "patient_profiles",
     "refresh_tokens",
+    "session_effects",
     "session_monitoring",
     "treatment_sessions",
     "users",

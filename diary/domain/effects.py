@@ -10,6 +10,12 @@ only the entries recorded after the dose count. It is None while that day has no
 One implementation for the summary, the forecast, the panel and the clinic's outcomes:
 computed for any number of sessions of any number of patients from two aggregate queries.
 Sums and counts stay integers and means are compared as exact fractions.
+
+A result that the clock can no longer change (every day it depends on two local days back)
+is stored in session_effects and read from there while the patient's effects epoch is the
+one it was computed at; an entry written on an earlier day than the patient's today, an edit
+and a deletion count the epoch up (`entries_moved`). The epoch is read before the entries, so
+a result computed while such a write commits is stored under the older epoch: never shown.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from diary.extensions import db
-from diary.models import Entry, TreatmentSession
+from diary.models import Entry, PatientPanel, SessionEffect, TreatmentSession
 
 BASELINE_DAYS = 7
 # How far after a session its effect is followed (beyond a summary's window if need be).
@@ -118,7 +126,11 @@ def _after_the_dose(sessions: Sequence[TreatmentSession]) -> dict[str, tuple[int
     return after
 
 
-def _effect_days(day: dt.date, baseline_mood: Fraction, dose_day: tuple[int, int], daily: list[DaySums]) -> int | None:
+def _effect_days(
+    day: dt.date, baseline_mood: Fraction, dose_day: tuple[int, int], daily: list[DaySums]
+) -> tuple[int | None, dt.date]:
+    """(effect_days, the last day the answer depends on: the day that ended the run, or the
+    horizon while it has not ended)."""
     horizon = day + dt.timedelta(days=EFFECT_HORIZON_DAYS)
     run = 0
     for entry_day, mood_sum, _, count in daily[bisect.bisect_left(daily, (day,)) :]:
@@ -131,15 +143,107 @@ def _effect_days(day: dt.date, baseline_mood: Fraction, dose_day: tuple[int, int
         if Fraction(mood_sum, count) > baseline_mood:
             run += 1
         else:
-            return run
-    return None
+            return run, entry_day
+    return None, horizon
+
+
+# A result is stored once every day it depends on is this many local days before the
+# patient's today: an entry written later on its own today (in any zone, even after the
+# patient moved one) cannot fall on such a day, only a backdated one, which moves the epoch.
+SETTLED_DAYS = 2
 
 
 def session_effects(sessions: Sequence[TreatmentSession], today: Mapping[str, dt.date]) -> dict[str, Effect]:
     """Baseline and effect_days of each session; `today`: each patient's local today (no
-    day after it is read)."""
+    day after it is read). Settled results are read from session_effects when their epoch is
+    the patient's; the others are computed and, once settled, stored."""
     if not sessions:
         return {}
+    epochs = _epochs({session.patient_id for session in sessions})
+    effects = _stored(sessions, epochs)
+    missing = [session for session in sessions if session.id not in effects]
+    if missing:
+        computed = _compute(missing, today)
+        effects.update({session_id: effect for session_id, (effect, _) in computed.items()})
+        _store(
+            [
+                (session, effect)
+                for session in missing
+                for effect, depends_on in [computed[session.id]]
+                if session.patient_id in epochs
+                and depends_on <= today[session.patient_id] - dt.timedelta(days=SETTLED_DAYS)
+            ],
+            epochs,
+        )
+    return effects
+
+
+def entries_moved(patient_id: str) -> None:
+    """An entry on a day before the patient's today was written, edited or deleted: the
+    patient's stored session effects are stale."""
+    db.session.execute(
+        update(PatientPanel)
+        .where(PatientPanel.patient_id == patient_id)
+        .values(effects_epoch=PatientPanel.effects_epoch + 1)
+    )
+
+
+def _epochs(patient_ids: set[str]) -> dict[str, int]:
+    rows = db.session.execute(
+        select(PatientPanel.patient_id, PatientPanel.effects_epoch).where(PatientPanel.patient_id.in_(patient_ids))
+    )
+    return dict(rows.tuples().all())
+
+
+def _stored(sessions: Sequence[TreatmentSession], epochs: Mapping[str, int]) -> dict[str, Effect]:
+    wanted = {session.id for session in sessions}
+    rows = db.session.execute(
+        select(
+            SessionEffect.session_id,
+            SessionEffect.patient_id,
+            SessionEffect.epoch,
+            SessionEffect.baseline_mood,
+            SessionEffect.baseline_anxiety,
+            SessionEffect.effect_days,
+        ).where(SessionEffect.patient_id.in_(list(epochs)))
+    )
+    return {
+        session_id: Effect(baseline_mood, baseline_anxiety, effect_days)
+        for session_id, patient_id, epoch, baseline_mood, baseline_anxiety, effect_days in rows
+        if session_id in wanted and epochs[patient_id] == epoch
+    }
+
+
+def _store(settled: list[tuple[TreatmentSession, Effect]], epochs: Mapping[str, int]) -> None:
+    if not settled:
+        return
+    rows = [
+        {
+            "session_id": session.id,
+            "patient_id": session.patient_id,
+            "epoch": epochs[session.patient_id],
+            "baseline_mood": effect.baseline_mood,
+            "baseline_anxiety": effect.baseline_anxiety,
+            "effect_days": effect.effect_days,
+        }
+        for session, effect in settled
+    ]
+    upsert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = upsert(SessionEffect)
+    replaced = ("epoch", "baseline_mood", "baseline_anxiety", "effect_days")
+    statement = statement.on_conflict_do_update(
+        index_elements=[SessionEffect.session_id], set_={name: statement.excluded[name] for name in replaced}
+    )
+    for start in range(0, len(rows), STORE_BATCH):
+        db.session.execute(statement, rows[start : start + STORE_BATCH])
+
+
+STORE_BATCH = 1000
+
+
+def _compute(sessions: Sequence[TreatmentSession], today: Mapping[str, dt.date]) -> dict[str, tuple[Effect, dt.date]]:
+    """Each session's effect and the last day it depends on, from the entries (none after
+    the patient's today)."""
     ranges: dict[str, tuple[dt.date, dt.date]] = {}
     for session in sessions:
         first = session.local_date - dt.timedelta(days=BASELINE_DAYS)
@@ -155,12 +259,15 @@ def session_effects(sessions: Sequence[TreatmentSession], today: Mapping[str, dt
         before = days[start : bisect.bisect_left(days, (session.local_date,))]
         n = sum(count for *_, count in before)
         if not n:
-            effects[session.id] = NO_BASELINE
+            # Depends on the 7 days before only.
+            effects[session.id] = (NO_BASELINE, session.local_date - dt.timedelta(days=1))
             continue
         baseline_mood = Fraction(sum(mood for _, mood, _, _ in before), n)
-        effects[session.id] = Effect(
+        effect_days, depends_on = _effect_days(session.local_date, baseline_mood, after_dose[session.id], days)
+        effect = Effect(
             baseline_mood=float(baseline_mood),
             baseline_anxiety=sum(anxiety for _, _, anxiety, _ in before) / n,
-            effect_days=_effect_days(session.local_date, baseline_mood, after_dose[session.id], days),
+            effect_days=effect_days,
         )
+        effects[session.id] = (effect, depends_on)
     return effects

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, TextClause, bindparam, column, func, insert, select, text, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from diary.domain import alerts, outbox, panel, safety
+from diary.domain import alerts, effects, outbox, panel, safety
 from diary.domain.errors import Conflict, DomainError, NotFound
 from diary.domain.instants import not_in_future
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
@@ -199,6 +199,8 @@ def create_entry(
         if created and trends is not None:
             trends = read_trend_windows(patient.user_id, trends.today)
     if created:
+        if entry.local_date < local_date(now, entry.timezone):
+            effects.entries_moved(patient.user_id)  # a day whose session effects may be stored
         if entry.side_effects:
             connection.execute(_SIDE_EFFECT_INSERT, [{"entry_id": entry.id, "effect": e} for e in entry.side_effects])
         if checkin is not None:
@@ -312,6 +314,7 @@ def update_entry(profile: Patient, entry_id: str, changes: dict[str, Any]) -> En
     if checkin is not None:
         _mark_checkin_answered(checkin, entry.id, utcnow())
     db.session.flush()
+    effects.entries_moved(profile.user_id)
     panel.after_entries_changed(profile.user_id, profile.clinic_id)
     return entry
 
@@ -330,6 +333,7 @@ def delete_entry(patient: Patient, entry_id: str) -> None:
     entry = live_entry(patient.user_id, entry_id)
     entry.deleted_at = utcnow()
     db.session.flush()
+    effects.entries_moved(patient.user_id)
     panel.after_entries_changed(patient.user_id, patient.clinic_id)
 
 

@@ -3,6 +3,7 @@
 from diary.models.alerts import ALERT_STATUSES, RULES, SEVERITY, UNRESOLVED, Alert
 from diary.models.audit import AuditEvent
 from diary.models.clinics import Clinic
+from diary.models.effects import SessionEffect
 from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
 from diary.models.monitoring import ADVERSE_EVENTS, OBSERVED_LEVELS, SessionMonitoring
 from diary.models.outbox import KINDS, OPEN_STATUSES, Notification, WorkerHeartbeat
@@ -51,6 +52,7 @@ __all__ = [
     "PatientPanel",
     "PatientProfile",
     "RefreshToken",
+    "SessionEffect",
     "SessionMonitoring",
     "TreatmentSession",
     "User",

@@ -47,6 +47,9 @@ class PatientPanel(db.Model):
     # it is stale, and a recomputation only lands if no write came in the meantime.
     changes: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     forecast_of_change: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Counted up by every write of an entry on a day before the patient's today (a backdated
+    # entry, an edit, a deletion): the stored session effects of an older epoch are stale.
+    effects_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 # The risk order, as the panel pages through it: an index range scan per page.

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from diary.extensions import db
+
+
+class SessionEffect(db.Model):
+    """A session's baseline and effect_days once they can no longer change by the clock: every
+    day they were read from lies at least two local days back (diary.domain.effects).
+
+    Derived, never the truth: valid while `epoch` equals the patient's
+    patient_panel.effects_epoch, which every write of an entry on an earlier day than the
+    patient's today (a backdated entry, an edit, a deletion) counts up.
+    """
+
+    __tablename__ = "session_effects"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("treatment_sessions.id", ondelete="CASCADE"), primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    baseline_mood: Mapped[float | None] = mapped_column(Float)
+    baseline_anxiety: Mapped[float | None] = mapped_column(Float)
+    effect_days: Mapped[int | None] = mapped_column(Integer)
