@@ -247,6 +247,8 @@ def rating_problems(errors: dict[str, Any], instrument: str) -> list[Problem]:
                 blank = "Choose a score." if "Field may not be null." in _messages(messages) else _messages(messages)
                 problems.append(Problem(f"item-{number}", f"Item {number}{name}: {blank}"))
         else:
+            # The API's instant is the form's date and time: a time in the future is the time's.
+            key = "time" if key == "recorded_at" else key
             problems.append(Problem(key, f"{FIELD_NAMES.get(key, key)}: {_messages(value)}"))
     return problems
 
