@@ -449,6 +449,7 @@ def response_chart(found: Sequence[Response]) -> Chart:
 
 # Band shades from light to darker grey: the band names carry the meaning, not the shade.
 BAND_FILLS = ("#F4F4F4", "#E9E9E9", "#DDDDDD", "#D1D1D1", "#C5C5C5")
+BAND_LABELS = {"probable_ptsd": "probable PTSD"}
 # Room right of a score chart's plot for its band names ("moderately severe", "probable ptsd").
 BAND_LABEL_ROOM = 128
 
@@ -471,7 +472,9 @@ def score_chart(
     x = Scale(0, days, chart.left, chart.right)
     y = Scale(0, top_score, chart.bottom, chart.top)
     chart.x_ticks = date_ticks(first, last, x)
-    chart.y_ticks = _value_ticks(0, top_score, 5 if top_score > 20 else 3, y)
+    # About six to nine labelled totals, whatever the scale's range (GAD-7 21 .. PCL-5 80).
+    step = 3 if top_score <= 21 else 5 if top_score <= 30 else 10 if top_score <= 60 else 20
+    chart.y_ticks = _value_ticks(0, top_score, step, y)
     chart.y_label = "total"
     lower = 0.0
     for (upper, name), fill in zip(bands, BAND_FILLS, strict=False):
@@ -479,7 +482,8 @@ def score_chart(
         high = min(upper + 0.5, top_score)
         label_y = round((y(high) + y(lower)) / 2, 1)
         cut = y(high) if high < top_score else None
-        chart.bands.append(Band(y(high), round(y(lower) - y(high), 1), fill, name.replace("_", " "), label_y, cut))
+        label = BAND_LABELS.get(name, name.replace("_", " "))
+        chart.bands.append(Band(y(high), round(y(lower) - y(high), 1), fill, label, label_y, cut))
         lower = high
     points = [(_position(s["recorded_at"], first, tz), s) for s in scores]
     series = Series(SCORE)

@@ -16,7 +16,7 @@ from flask import Flask
 from diary.domain import monitoring
 from diary.domain.instruments import CATALOGUE
 from diary.models import ADVERSE_EVENTS, MEDICATIONS, OBSERVED_LEVELS
-from diary.review.charts import route_label
+from diary.review.charts import BAND_LABELS, route_label
 from diary.schemas.monitoring import MAX_VITALS
 from diary.timeutil import utcnow
 
@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
         OBSERVED_LEVELS=OBSERVED_LEVELS,
         ADVERSE_EVENT_NAMES=ADVERSE_EVENT_NAMES,
         RISK_NAMES=RISK_NAMES,
+        BAND_NAMES=BAND_LABELS,
         WARNING_RISKS=WARNING_RISKS,
         monitoring_values=monitoring_values,
         local_now=local_now,
@@ -122,7 +123,7 @@ def monitoring_values(session: dict[str, Any], zone: str, typed: Any | None) -> 
     if record.discharged_at is not None:
         local = record.discharged_at.astimezone(tz)
         values.update(discharge_date=local.date().isoformat(), discharge_time=f"{local:%H:%M}")
-    for row, vital in enumerate(record.vitals, start=1):
+    for row, vital in enumerate(sorted(record.vitals, key=lambda v: v.at), start=1):
         values.update(
             {
                 f"vital-{row}-time": f"{vital.at.astimezone(tz):%H:%M}",
