@@ -53,6 +53,8 @@ class Instrument:
     # Self-harm: an item answered at least SELF_HARM_FROM, or a risk level among these.
     self_harm_item: int | None = None
     self_harm_risks: frozenset[str] = field(default_factory=frozenset)
+    # The items' standard names, in order, where a form shows them one by one.
+    item_names: tuple[str, ...] = ()
 
     @property
     def has_risk(self) -> bool:
@@ -166,6 +168,18 @@ CATALOGUE: dict[str, Instrument] = {
             # raises no alert of its own.
             rated_by="clinician",
             bands=((6, "normal"), (19, "mild"), (34, "moderate"), (60, "severe")),
+            item_names=(
+                "Apparent sadness",
+                "Reported sadness",
+                "Inner tension",
+                "Reduced sleep",
+                "Reduced appetite",
+                "Concentration difficulties",
+                "Lassitude",
+                "Inability to feel",
+                "Pessimistic thoughts",
+                "Suicidal thoughts",
+            ),
         ),
     )
 }

@@ -71,6 +71,23 @@ class Flags:
 UNMONITORED = Flags(None, None, False, None, None)
 
 
+def bp_thresholds() -> tuple[int, int]:
+    """(systolic, diastolic): a reading at or above either is a blood-pressure alert."""
+    config = current_app.config
+    return config["BP_ALERT_SYSTOLIC"], config["BP_ALERT_DIASTOLIC"]
+
+
+def min_observation_minutes(medication: str) -> int:
+    """The shortest observation after a dose of `medication` that is not flagged short."""
+    return current_app.config["MIN_OBSERVATION_MINUTES"][medication]
+
+
+def reading_alert(vital: Vital) -> bool:
+    """Whether one reading is at or above either blood-pressure threshold."""
+    systolic, diastolic = bp_thresholds()
+    return vital.systolic >= systolic or vital.diastolic >= diastolic
+
+
 def flags_for(
     started_at: dt.datetime, medication: str, vitals: Sequence[Vital], discharged_at: dt.datetime | None
 ) -> Flags:
@@ -78,16 +95,13 @@ def flags_for(
     alert. Observation is counted in whole minutes from the start of the session to
     discharge, rounded down, so 59 min 59 s is 59; it is short below the medication's
     minimum (esketamine's label requires two hours)."""
-    config = current_app.config
     observation = None if discharged_at is None else (discharged_at - started_at) // MINUTE
     return Flags(
         max_systolic=max((v.systolic for v in vitals), default=None),
         max_diastolic=max((v.diastolic for v in vitals), default=None),
-        bp_alert=any(
-            v.systolic >= config["BP_ALERT_SYSTOLIC"] or v.diastolic >= config["BP_ALERT_DIASTOLIC"] for v in vitals
-        ),
+        bp_alert=any(reading_alert(v) for v in vitals),
         observation_minutes=observation,
-        short_observation=None if observation is None else observation < config["MIN_OBSERVATION_MINUTES"][medication],
+        short_observation=None if observation is None else observation < min_observation_minutes(medication),
     )
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from diary.domain import alerts, panel, patients, sessions, summary
+from diary.domain import alerts, assessments, monitoring, panel, patients, sessions, summary
 from diary.domain.errors import Invalid
 from diary.domain.tokens import Actor
 from diary.extensions import db
@@ -153,8 +153,98 @@ def record_session_at_local_time(
     route: str,
     dose_mg: float | None,
     notes: str | None,
+    medication: str = "ketamine",
 ) -> sessions.SessionRecord:
     """POST /patients/{id}/sessions from a form that gives the start in the patient's zone."""
     zone = patients.patient_for_staff(staff, patient_id, action=None).timezone
     started_at = local_instant(day, wall, zone)
-    return sessions.record(staff, patient_id, started_at=started_at, route=route, dose_mg=dose_mg, notes=notes)
+    return sessions.record(
+        staff, patient_id, started_at=started_at, route=route, dose_mg=dose_mg, notes=notes, medication=medication
+    )
+
+
+def rate_at_local_time(
+    staff: Actor,
+    patient_id: str,
+    *,
+    rating_id: str,
+    instrument: str,
+    answers: list[int],
+    day: dt.date,
+    wall: dt.time,
+    session_id: str | None,
+) -> tuple[assessments.AssessmentRecord, bool]:
+    """POST /patients/{id}/assessments from a form that gives the rating's time in the
+    patient's zone; the same client id again is the API's replay, not a second rating."""
+    zone = patients.patient_for_staff(staff, patient_id, action=None).timezone
+    fields = {
+        "id": rating_id,
+        "instrument": instrument,
+        "answers": answers,
+        "recorded_at": local_instant(day, wall, zone),
+        "session_id": session_id,
+    }
+    return assessments.rate(staff, patient_id, fields)
+
+
+def _local_or_problem(day: dt.date, wall: dt.time, zone: str) -> tuple[dt.datetime | None, str | None]:
+    try:
+        return local_instant(day, wall, zone), None
+    except Invalid as skipped:
+        return None, skipped.errors["time"][0]
+
+
+def monitor_at_local_times(
+    staff: Actor,
+    patient_id: str,
+    session_id: str,
+    *,
+    readings: list[dict[str, Any]],
+    discharge_date: dt.date | None,
+    discharge_time: dt.time | None,
+    sedation: str,
+    dissociation: str,
+    adverse_events: list[str],
+    notes: str | None,
+) -> monitoring.Monitoring:
+    """PUT /patients/{id}/sessions/{sid}/monitoring from a form: each reading's `time` is on
+    the session's local day, discharge at its own local date (the session's day when not
+    given). Refusals are keyed by the form's fields: a reading's `time`, `discharge_time`."""
+    profile = patients.patient_for_staff(staff, patient_id, action=None)
+    session = sessions.live_session(staff, profile, session_id)
+    zone = profile.timezone
+    day = local_date(session.started_at, zone)
+    errors: dict[str, Any] = {}
+    vitals = []
+    for index, reading in enumerate(readings):
+        at, problem = _local_or_problem(day, reading["time"], zone)
+        if problem:
+            errors.setdefault("vitals", {})[index] = {"time": [problem]}
+        vitals.append({**{k: v for k, v in reading.items() if k != "time"}, "at": at})
+    discharged_at = None
+    if discharge_time is not None:
+        discharged_at, problem = _local_or_problem(discharge_date or day, discharge_time, zone)
+        if problem:
+            errors["discharge_time"] = [problem]
+    if errors:
+        raise monitoring.TimesInvalid(errors)
+    try:
+        return sessions.monitor(
+            staff,
+            patient_id,
+            session_id,
+            vitals=vitals,
+            sedation=sedation,
+            dissociation=dissociation,
+            adverse_events=adverse_events,
+            discharged_at=discharged_at,
+            notes=notes,
+        )
+    except monitoring.TimesInvalid as refused:
+        # The API names instants (`at`, `discharged_at`); the form has times of day.
+        rekeyed: dict[str, Any] = {}
+        for index, problems in (refused.errors or {}).get("vitals", {}).items():
+            rekeyed.setdefault("vitals", {})[index] = {"time": problems["at"]}
+        if "discharged_at" in (refused.errors or {}):
+            rekeyed["discharge_time"] = refused.errors["discharged_at"]
+        raise monitoring.TimesInvalid(rekeyed) from None

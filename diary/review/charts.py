@@ -105,13 +105,15 @@ class Series:
 
 @dataclass(frozen=True)
 class Band:
-    """A horizontal severity band: a rectangle with its name at the right edge."""
+    """A horizontal severity band: a rectangle with its name right of the plot, where no
+    point can cover it, and its upper cut-off drawn as a dashed line (None for the top band)."""
 
     y: float
     height: float
     fill: str
     label: str
     label_y: float
+    cut_y: float | None = None
 
 
 @dataclass(frozen=True)
@@ -447,6 +449,9 @@ def response_chart(found: Sequence[Response]) -> Chart:
 
 # Band shades from light to darker grey: the band names carry the meaning, not the shade.
 BAND_FILLS = ("#F4F4F4", "#E9E9E9", "#DDDDDD", "#D1D1D1", "#C5C5C5")
+BAND_LABELS = {"probable_ptsd": "probable PTSD"}
+# Room right of a score chart's plot for its band names ("moderately severe", "probable ptsd").
+BAND_LABEL_ROOM = 128
 
 
 def score_chart(
@@ -463,20 +468,22 @@ def score_chart(
     days = (last - first).days + 1
     top_score = bands[-1][0]
     chart = _frame(title, f"{title} totals from {first.isoformat()} to {last.isoformat()}: {len(scores)} scores.", 240)
+    chart.right -= BAND_LABEL_ROOM
     x = Scale(0, days, chart.left, chart.right)
     y = Scale(0, top_score, chart.bottom, chart.top)
     chart.x_ticks = date_ticks(first, last, x)
-    chart.y_ticks = _value_ticks(0, top_score, 5 if top_score > 20 else 3, y)
+    # About six to nine labelled totals, whatever the scale's range (GAD-7 21 .. PCL-5 80).
+    step = 3 if top_score <= 21 else 5 if top_score <= 30 else 10 if top_score <= 60 else 20
+    chart.y_ticks = _value_ticks(0, top_score, step, y)
     chart.y_label = "total"
     lower = 0.0
     for (upper, name), fill in zip(bands, BAND_FILLS, strict=False):
         # A total of 4 belongs to 0-4: the band's edge sits half a point above its bound.
         high = min(upper + 0.5, top_score)
-        chart.bands.append(
-            Band(
-                y(high), round(y(lower) - y(high), 1), fill, name.replace("_", " "), round((y(high) + y(lower)) / 2, 1)
-            )
-        )
+        label_y = round((y(high) + y(lower)) / 2, 1)
+        cut = y(high) if high < top_score else None
+        label = BAND_LABELS.get(name, name.replace("_", " "))
+        chart.bands.append(Band(y(high), round(y(lower) - y(high), 1), fill, label, label_y, cut))
         lower = high
     points = [(_position(s["recorded_at"], first, tz), s) for s in scores]
     series = Series(SCORE)
@@ -577,6 +584,8 @@ class PatientCharts:
     phq9: Chart
     gad7: Chart
     side_effects: BarChart
+    madrs: Chart
+    pcl5: Chart
 
 
 def for_patient(page: Any) -> PatientCharts:
@@ -591,4 +600,6 @@ def for_patient(page: Any) -> PatientCharts:
         phq9=score_chart("PHQ-9", summary["assessments"]["phq9"], CATALOGUE["phq9"].bands, first, last, zone),
         gad7=score_chart("GAD-7", summary["assessments"]["gad7"], CATALOGUE["gad7"].bands, first, last, zone),
         side_effects=side_effect_chart(summary["side_effects"]),
+        madrs=score_chart("MADRS", summary["assessments"]["madrs"], CATALOGUE["madrs"].bands, first, last, zone),
+        pcl5=score_chart("PCL-5", summary["assessments"]["pcl5"], CATALOGUE["pcl5"].bands, first, last, zone),
     )

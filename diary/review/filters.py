@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, url_for
 
 from diary.models import ROUTES
+from diary.review import measures
 from diary.review.charts import route_label, sparkline
 from diary.timeutil import UTC, utcnow
 
@@ -18,6 +19,7 @@ RULE_NAMES = {
     "anxiety_rise": "Anxiety rising",
     "phq9_worsening": "PHQ-9 worsening",
     "disengaged": "Not logging",
+    "effect_waning": "Effect wearing off",
 }
 
 SEVERITY_NAMES = {
@@ -26,6 +28,14 @@ SEVERITY_NAMES = {
     "moderate": "moderate",
     "moderately_severe": "moderately severe",
     "severe": "severe",
+}
+
+
+# Where a self-harm alert's report came from (the alert's `source` detail).
+SELF_HARM_SOURCES = {
+    "entry": "Reported in a diary entry",
+    "phq9": "Reported on a PHQ-9 (item 9)",
+    "cssrs_screen": "C-SSRS screen at moderate or high risk",
 }
 
 
@@ -88,7 +98,7 @@ def alert_reason(alert: Any) -> str:
     details = alert.details or {}
     rule = alert.rule
     if rule == "self_harm":
-        return "Reported on a PHQ-9 (item 9)" if details.get("source") == "phq9" else "Reported in a diary entry"
+        return SELF_HARM_SOURCES.get(details.get("source"), "Self-harm thoughts reported")
     if rule == "mood_drop" and details.get("mood_change") is not None:
         return f"Mood {signed(details['mood_change'])} (last days against the two weeks before)"
     if rule == "anxiety_rise" and details.get("anxiety_change") is not None:
@@ -101,6 +111,11 @@ def alert_reason(alert: Any) -> str:
             return f"{details['expired_checkins_in_a_row']} check-ins in a row expired unanswered"
         if details.get("days_without_entry") is not None:
             return f"No diary entry for {details['days_without_entry']} days"
+    if rule == "effect_waning" and details.get("expected_wear_off_date"):
+        basis = details.get("basis_sessions")
+        return f"Effect expected to wear off around {details['expected_wear_off_date']}" + (
+            f" (from the last {basis} sessions' effect days)" if basis else ""
+        )
     return RULE_NAMES.get(rule, rule)
 
 
@@ -110,6 +125,7 @@ def asset(filename: str) -> str:
 
 
 def init_app(app: Flask) -> None:
+    measures.init_app(app)
     app.jinja_env.filters.update(
         ago=ago,
         local_time=local_time,

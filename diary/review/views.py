@@ -4,6 +4,7 @@ which diary/errors.py answers with an HTML page on these paths."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import flash, g, redirect, render_template, request, session, url_for
@@ -18,12 +19,17 @@ from diary.review import bp, charts, csrf
 from diary.review.forms import (
     AlertPageQuery,
     LoginForm,
+    MonitoringForm,
     PanelPageQuery,
+    PatientPageQuery,
+    RatingForm,
     ResolveForm,
     SessionForm,
     WindowQuery,
     load,
     local_path,
+    monitoring_problems,
+    rating_problems,
 )
 from diary.timeutil import utcnow
 
@@ -136,10 +142,20 @@ def panel() -> Response | str:
 
 @bp.get("/patients/<id:patient_id>")
 def patient(patient_id: str) -> str:
-    query = load(WindowQuery, request.args)
+    query = load(PatientPageQuery, request.args)
     page = review.patient_review(_clinician(), patient_id, query.get("from_"), query.get("to"))
     db.session.commit()
-    return render_template("review/patient.html", page=page, charts=charts.for_patient(page), form=None)
+    return _patient_page(page, monitor=query.get("monitor"))
+
+
+def _patient_page(page: review.PatientReview, **forms: Any) -> str:
+    """The patient page, with the state of a refused form when there is one. A blank rating
+    form gets a new client id each time it is shown: a double submit of one form is the
+    API's idempotent replay, not a second rating."""
+    context = {"form": None, "rating": None, "monitoring_form": None, "monitor": None, **forms}
+    return render_template(
+        "review/patient.html", page=page, charts=charts.for_patient(page), new_rating_id=str(uuid.uuid4()), **context
+    )
 
 
 @bp.post("/patients/<id:patient_id>/sessions")
@@ -155,6 +171,7 @@ def record_session(patient_id: str) -> Response | tuple[str, int]:
             route=form["route"],
             dose_mg=form.get("dose_mg"),
             notes=form.get("notes"),
+            medication=form["medication"],
         )
     except Invalid as invalid:
         # Nothing of the session is kept; the page is shown again (an audited read) with
@@ -163,11 +180,64 @@ def record_session(patient_id: str) -> Response | tuple[str, int]:
         page = review.patient_review(staff, patient_id, back.get("from_"), back.get("to"))
         db.session.commit()
         form_state = {"typed": request.form, "errors": invalid.errors or {}}
-        body = render_template("review/patient.html", page=page, charts=charts.for_patient(page), form=form_state)
-        return body, 422
+        return _patient_page(page, form=form_state), 422
     db.session.commit()
     flash("Session recorded.")
     return _see(_patient_url(patient_id, back, "sessions"))
+
+
+@bp.post("/patients/<id:patient_id>/assessments")
+def rate(patient_id: str) -> Response | tuple[str, int]:
+    staff, back = _clinician(), _window_of(request.form)
+    try:
+        form = load(RatingForm, request.form)
+        _, created = review.rate_at_local_time(
+            staff,
+            patient_id,
+            rating_id=form["id"],
+            instrument=form["instrument"],
+            answers=form["answers"],
+            day=form["date"],
+            wall=form["time"],
+            session_id=form.get("session_id"),
+        )
+    except Invalid as invalid:
+        db.session.rollback()
+        page = review.patient_review(staff, patient_id, back.get("from_"), back.get("to"))
+        db.session.commit()
+        problems = rating_problems(invalid.errors or {}, request.form.get("instrument", ""))
+        return _patient_page(page, rating={"typed": request.form, "problems": problems}), 422
+    db.session.commit()
+    flash("Rating recorded." if created else "This rating was already recorded.")
+    return _see(_patient_url(patient_id, back, "ratings"))
+
+
+@bp.post("/patients/<id:patient_id>/sessions/<id:session_id>/monitoring")
+def record_monitoring(patient_id: str, session_id: str) -> Response | tuple[str, int]:
+    staff, back = _clinician(), _window_of(request.form)
+    try:
+        form = load(MonitoringForm, request.form, lists=("adverse_events",))
+        review.monitor_at_local_times(
+            staff,
+            patient_id,
+            session_id,
+            readings=form["vitals"],
+            discharge_date=form.get("discharge_date"),
+            discharge_time=form.get("discharge_time"),
+            sedation=form["sedation"],
+            dissociation=form["dissociation"],
+            adverse_events=form["adverse_events"],
+            notes=form.get("notes"),
+        )
+    except Invalid as invalid:
+        db.session.rollback()
+        page = review.patient_review(staff, patient_id, back.get("from_"), back.get("to"))
+        db.session.commit()
+        typed = {"typed": request.form, "problems": monitoring_problems(invalid.errors or {}, request.form)}
+        return _patient_page(page, monitor=session_id, monitoring_form=typed), 422
+    db.session.commit()
+    flash("Monitoring recorded.")
+    return _see(_patient_url(patient_id, back, f"monitoring-{session_id}"))
 
 
 @bp.post("/patients/<id:patient_id>/sessions/<id:session_id>/delete")
