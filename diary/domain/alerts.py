@@ -315,7 +315,6 @@ def evaluate_waning(now: dt.datetime) -> int:
     minus WANING_LEAD_DAYS, counted from their latest session; one alert per latest session
     (once resolved, it is not raised again for that session; a new session allows a new one).
     An unresolved one whose forecast no longer stands is resolved as moot."""
-    lead = dt.timedelta(days=current_app.config["WANING_LEAD_DAYS"])
     candidates = _waning_candidates(now)
     raised = 0
     for start in range(0, len(candidates), WANING_BATCH):
@@ -334,7 +333,7 @@ def evaluate_waning(now: dt.datetime) -> int:
                 panel.lock(patient_id)  # first, as every writer of a patient's alerts does
                 for alert in moot:
                     _resolve_as_moot(alert, now)
-            if expected is None or local_date(now, zone) < expected.expected_wear_off_date - lead:
+            if expected is None or not forecast.wearing_off(expected.expected_wear_off_date, local_date(now, zone)):
                 continue
             if any(alert.details.get("session_id") == still_latest for alert in waning[patient_id]):
                 continue  # this session's alert was raised already (and may have been resolved)

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from diary.domain.effects import session_effects
@@ -39,6 +40,12 @@ class Forecast:
     based_on: list[str]
     # The latest session, whose local day the dates count from.
     from_session_id: str
+
+
+def wearing_off(expected_wear_off_date: dt.date, today: dt.date) -> bool:
+    """Whether the effect is wearing off by the patient's local `today`: on or after the
+    expected date minus WANING_LEAD_DAYS (the effect_waning alert's rule, and the panel's)."""
+    return today >= expected_wear_off_date - dt.timedelta(days=current_app.config["WANING_LEAD_DAYS"])
 
 
 def median_days(days: Sequence[int]) -> int:

@@ -197,10 +197,13 @@ def score(code: str, answers: Sequence[int]) -> Score:
     return Score(total, instrument.severity(total), instrument.risk(answers), instrument.reports_self_harm(answers))
 
 
+RESPONSE_FALL_PERCENT = 50
+
+
 def responded(baseline: int, latest: int) -> bool:
-    """Response: a fall of at least 50 % from the pre-treatment baseline, compared exactly
-    (2 x latest <= baseline); a baseline of 0 has nothing to fall from."""
-    return baseline > 0 and 2 * latest <= baseline
+    """Response: a fall of at least RESPONSE_FALL_PERCENT (50 %) from the pre-treatment
+    baseline, compared exactly in integers; a baseline of 0 has nothing to fall from."""
+    return baseline > 0 and 100 * latest <= (100 - RESPONSE_FALL_PERCENT) * baseline
 
 
 def in_remission(code: str, total: int) -> bool:

@@ -14,13 +14,25 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import func, select
 
-from diary.domain import alerts, assessments, monitoring, panel, patients, sessions, summary
+from diary.domain import (
+    alerts,
+    assessments,
+    forecast,
+    instruments,
+    monitoring,
+    outcomes,
+    panel,
+    patients,
+    sessions,
+    summary,
+)
 from diary.domain.errors import Invalid
 from diary.domain.tokens import Actor
 from diary.extensions import db
-from diary.models import Alert, Entry, PatientProfile
+from diary.models import Alert, Entry, PatientProfile, TreatmentSession
 from diary.timeutil import UTC, local_date
 
 TREND_DAYS = 30
@@ -45,12 +57,35 @@ class PanelView:
     items: list[panel.PanelItem]
     next_cursor: str | None
     trends: dict[str, DailyTrend]
+    # Each row's patient's local today, which the "wears off" words count from.
+    today: dict[str, dt.date]
+    # The rows whose expected wear-off is due (the effect_waning alert's lead-days rule).
+    wearing_off: frozenset[str]
 
 
-def panel_view(staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None, search: str | None) -> PanelView:
-    """The panel page: GET /patients's page (same order, numbers and audit) and each row's trend."""
-    page = panel.panel_page(staff, now=now, limit=limit, cursor=cursor, search=search)
-    return PanelView(page.items, page.next_cursor, daily_trends([item.id for item in page.items], now))
+def panel_view(
+    staff: Actor, *, now: dt.datetime, limit: int, cursor: str | None, search: str | None, order: str = "risk"
+) -> PanelView:
+    """The panel page: GET /patients's page (same order, numbers and audit) and each row's
+    trend and local today."""
+    page = panel.panel_page(staff, now=now, limit=limit, cursor=cursor, search=search, order=order)
+    ids = [item.id for item in page.items]
+    today = _local_todays(ids, now)
+    due = frozenset(
+        item.id
+        for item in page.items
+        if item.expected_wear_off_date is not None and forecast.wearing_off(item.expected_wear_off_date, today[item.id])
+    )
+    return PanelView(page.items, page.next_cursor, daily_trends(ids, now), today, due)
+
+
+def _local_todays(patient_ids: list[str], now: dt.datetime) -> dict[str, dt.date]:
+    if not patient_ids:
+        return {}
+    zones = db.session.execute(
+        select(PatientProfile.user_id, PatientProfile.timezone).where(PatientProfile.user_id.in_(patient_ids))
+    ).all()
+    return {patient_id: local_date(now, zone) for patient_id, zone in zones}
 
 
 def daily_trends(patient_ids: list[str], now: dt.datetime) -> dict[str, DailyTrend]:
@@ -96,12 +131,110 @@ class PatientReview:
     timezone: str
     window: summary.Window
     summary: dict[str, Any]
+    wear_off: WearOff
 
 
 def patient_review(staff: Actor, patient_id: str, date_from: dt.date | None, date_to: dt.date | None) -> PatientReview:
     """The patient page: GET /patients/{id}/summary's window rules, numbers and audit."""
     profile, window, result = summary.read_for_staff(staff, patient_id, date_from, date_to)
-    return PatientReview(profile.user_id, profile.display_name, profile.external_ref, profile.timezone, window, result)
+    return PatientReview(
+        profile.user_id,
+        profile.display_name,
+        profile.external_ref,
+        profile.timezone,
+        window,
+        result,
+        wear_off(result["forecast"], window),
+    )
+
+
+# --- the forecast on the patient page ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WearOff:
+    """The summary's forecast as the patient page shows it: where its basis sessions lie
+    against the window, and the patient's local today the dates are told from."""
+
+    forecast: forecast.Forecast | None
+    today: dt.date
+    before_window: int
+    after_window: int
+    wearing_off: bool
+    min_basis_sessions: int = forecast.MIN_BASIS_SESSIONS
+
+
+def wear_off(expected: forecast.Forecast | None, window: summary.Window) -> WearOff:
+    """The basis sessions' local days, read in one query of at most BASIS_SESSIONS rows."""
+    if expected is None:
+        return WearOff(None, window.today, 0, 0, False)
+    days = db.session.scalars(select(TreatmentSession.local_date).where(TreatmentSession.id.in_(expected.based_on)))
+    days = list(days)
+    return WearOff(
+        expected,
+        window.today,
+        sum(1 for day in days if day < window.first),
+        sum(1 for day in days if day > window.last),
+        forecast.wearing_off(expected.expected_wear_off_date, window.today),
+    )
+
+
+# --- clinic outcomes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpDue:
+    """A follow-up window some of the cohort cannot have reached yet: patients whose first
+    session is after `last_started` had not passed its last day by today."""
+
+    name: str
+    first: int
+    last: int
+    last_started: dt.date
+    none_reached: bool  # no one in the cohort can have reached even its first day
+
+
+@dataclass(frozen=True)
+class OutcomesView:
+    result: dict[str, Any]
+    today: dt.date
+    pending: list[FollowUpDue]
+    # The definitions' thresholds, from their one home each.
+    induction_sessions: int
+    induction_days: int
+    dropped_after_days: int
+    baseline_window_days: int
+    baseline_min_phq9: int
+    response_fall_percent: int
+    remission_below: int
+    follow_ups: tuple[outcomes.FollowUp, ...]
+
+
+def clinic_outcomes(staff: Actor, date_from: dt.date | None, date_to: dt.date | None, now: dt.datetime) -> OutcomesView:
+    """The outcomes page: GET /clinic/outcomes's numbers and audit, and which follow-ups the
+    cohort is too recent for (counted from today's UTC date, as the API's default window)."""
+    result = outcomes.clinic_outcomes(staff, date_from, date_to, now)
+    today = now.astimezone(UTC).date()
+    pending = []
+    for window in outcomes.FOLLOW_UPS:
+        last_started = today - dt.timedelta(days=window.last)
+        if result["to"] > last_started:
+            none_reached = result["from_"] > today - dt.timedelta(days=window.first)
+            pending.append(FollowUpDue(window.name, window.first, window.last, last_started, none_reached))
+    cfg = current_app.config
+    return OutcomesView(
+        result,
+        today,
+        pending,
+        induction_sessions=cfg["INDUCTION_SESSIONS"],
+        induction_days=cfg["INDUCTION_DAYS"],
+        dropped_after_days=outcomes.DROPPED_AFTER_DAYS,
+        baseline_window_days=outcomes.BASELINE_WINDOW_DAYS,
+        baseline_min_phq9=outcomes.BASELINE_MIN_PHQ9,
+        response_fall_percent=instruments.RESPONSE_FALL_PERCENT,
+        remission_below=cfg["REMISSION_PHQ9_CUTOFF"],
+        follow_ups=outcomes.FOLLOW_UPS,
+    )
 
 
 @dataclass(frozen=True)

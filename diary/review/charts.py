@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from diary.domain.forecast import Forecast
 from diary.domain.instruments import CATALOGUE
 
 # Okabe & Ito (2008), "Color Universal Design".
@@ -138,6 +139,19 @@ class Span:
     label: str  # written after the bar when it fits in the plot; the legend has it too
 
 
+@dataclass(frozen=True)
+class WearOffMark:
+    """The forecast on the daily chart: the earliest-latest range shaded (day edges), a
+    dashed line at the middle of the expected day (None when that day is off the chart)."""
+
+    shade_x: float
+    shade_width: float
+    expected_x: float | None
+    label: str
+    anchor: str  # SVG text-anchor of the label: "end" near the right edge
+    title: str
+
+
 @dataclass
 class Chart:
     title: str
@@ -159,6 +173,9 @@ class Chart:
     zero_y: float | None = None  # a reference line (the baseline of the response chart)
     zero_label: str = ""
     empty: str = ""  # what the chart says instead when there is nothing to draw
+    wear_off: WearOffMark | None = None
+    today_x: float | None = None  # a grey line at today, when the chart runs on past it
+    notes: list[str] = field(default_factory=list)  # said under the chart (a clipped range)
 
     @property
     def plot_width(self) -> float:
@@ -282,27 +299,84 @@ def session_marks(sessions: Iterable[dict[str, Any]]) -> list[SessionMark]:
     return [SessionMark(i, s["started_at"], s["route"], s["dose_mg"]) for i, s in enumerate(ordered, start=1)]
 
 
+def shown_until(first: dt.date, last: dt.date, expected: Forecast | None, today: dt.date | None) -> dt.date:
+    """The daily chart's last day: the window's, or, when the window ends today and the
+    forecast's range runs on past it, the range's latest day, at most the window's length
+    past today (a longer range is clipped, and the chart says so)."""
+    if expected is None or today is None or last != today or expected.latest <= today:
+        return last
+    return min(expected.latest, last + dt.timedelta(days=(last - first).days + 1))
+
+
+def wear_off_mark(
+    expected: Forecast, first: dt.date, shown_last: dt.date, x: Scale
+) -> tuple[WearOffMark | None, list[str]]:
+    """The forecast drawn on a chart of local days `first`..`shown_last`, and what of it
+    does not fit, in words."""
+    notes = []
+    low, high = max(expected.earliest, first), min(expected.latest, shown_last)
+    if expected.latest > shown_last:
+        notes.append(f"The wear-off range runs on past this chart, to {_day(expected.latest)}.")
+    if expected.earliest < first:
+        notes.append(f"The wear-off range starts before this chart, on {_day(expected.earliest)}.")
+    if low > high:
+        return None, [f"The forecast ({_day(expected.earliest)} to {_day(expected.latest)}) lies outside this chart."]
+    shade_x = x((low - first).days)
+    expected_x = None
+    if first <= expected.expected_wear_off_date <= shown_last:
+        expected_x = x((expected.expected_wear_off_date - first).days + 0.5)
+    else:
+        notes.append(f"The expected wear-off day, {_day(expected.expected_wear_off_date)}, is not on this chart.")
+    label = f"Expected wear-off {_day(expected.expected_wear_off_date)}"
+    anchor = "end" if expected_x is not None and expected_x > (x.start + x.end) / 2 else "start"
+    title = (
+        f"Expected wear-off {expected.expected_wear_off_date.isoformat()} "
+        f"(earliest {expected.earliest.isoformat()}, latest {expected.latest.isoformat()})"
+    )
+    mark = WearOffMark(shade_x, round(x((high - first).days + 1) - shade_x, 1), expected_x, label, anchor, title)
+    return mark, notes
+
+
+def _day(day: dt.date) -> str:
+    return f"{day:%b} {day.day}"
+
+
 def daily_chart(
     daily: Sequence[dict[str, Any]],
     first: dt.date,
     last: dt.date,
     zone: str,
     sessions: Sequence[dict[str, Any]],
+    *,
+    expected: Forecast | None = None,
+    today: dt.date | None = None,
 ) -> Chart:
     """Daily mood and anxiety means over the window (0-10), every session a vertical mark
-    labelled with route and dose, and each answered check-in as its own marker."""
+    labelled with route and dose, and each answered check-in as its own marker; the
+    forecast's wear-off day and range, past today when the window ends today."""
     tz = ZoneInfo(zone)
-    days = (last - first).days + 1
+    shown_last = shown_until(first, last, expected, today)
+    days = (shown_last - first).days + 1
+    forecast_text = (
+        f" Expected wear-off {expected.expected_wear_off_date.isoformat()}, "
+        f"between {expected.earliest.isoformat()} and {expected.latest.isoformat()}."
+        if expected
+        else ""
+    )
     chart = _frame(
         "Mood and anxiety, daily",
         f"Daily mean mood and anxiety from {first.isoformat()} to {last.isoformat()}, "
-        f"{len(daily)} days with entries, {len(sessions)} sessions marked.",
+        f"{len(daily)} days with entries, {len(sessions)} sessions marked.{forecast_text}",
         300,
         top=44,
     )
     x = Scale(0, days, chart.left, chart.right)
     y = Scale(0, 10, chart.bottom, chart.top)
-    chart.x_ticks = date_ticks(first, last, x)
+    chart.x_ticks = date_ticks(first, shown_last, x)
+    if expected is not None:
+        chart.wear_off, chart.notes = wear_off_mark(expected, first, shown_last, x)
+    if shown_last > last and today is not None:
+        chart.today_x = x((today - first).days + 0.5)
     chart.y_ticks = _value_ticks(0, 10, 2, y)
     chart.y_label = "score 0-10"
     with_markers = days <= MARKERS_UP_TO_DAYS
@@ -335,7 +409,7 @@ def daily_chart(
                         Marker(x(position), y(checkin[key]), f"Check-in {checkin['label']}: {key} {checkin[key]}")
                     )
     chart.series.extend(s for s in answers.values() if s.markers)
-    if not daily and not marks:
+    if not daily and not marks and chart.wear_off is None:
         chart.empty = "No entries and no sessions in this window."
     return chart
 
@@ -594,7 +668,15 @@ def for_patient(page: Any) -> PatientCharts:
     found = responses(summary["sessions"], summary["daily"], zone)
     return PatientCharts(
         sessions=session_marks(summary["sessions"]),
-        daily=daily_chart(summary["daily"], first, last, zone, summary["sessions"]),
+        daily=daily_chart(
+            summary["daily"],
+            first,
+            last,
+            zone,
+            summary["sessions"],
+            expected=summary["forecast"],
+            today=page.window.today,
+        ),
         responses=found,
         response=response_chart(found),
         phq9=score_chart("PHQ-9", summary["assessments"]["phq9"], CATALOGUE["phq9"].bands, first, last, zone),

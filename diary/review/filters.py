@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, url_for
 
 from diary.models import ROUTES
-from diary.review import measures
+from diary.review import measures, words
 from diary.review.charts import route_label, sparkline
 from diary.timeutil import UTC, utcnow
 
@@ -136,6 +136,11 @@ def init_app(app: Flask) -> None:
         exact=exact,
         alert_reason=alert_reason,
         route_label=route_label,
+        days_from=words.days_from,
+        short_date=words.short_date,
+        share=words.share,
+        plural=words.plural,
+        spelled=words.spelled,
     )
     app.jinja_env.globals.update(
         asset=asset,

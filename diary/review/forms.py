@@ -21,6 +21,7 @@ from diary.domain.instruments import CATALOGUE
 from diary.review import PREFIX
 from diary.schemas.alerts import AlertQuerySchema, ResolveSchema
 from diary.schemas.auth import TokenRequestSchema
+from diary.schemas.clinic import OutcomesQuerySchema
 from diary.schemas.entries import RatingInSchema
 from diary.schemas.fields import Text
 from diary.schemas.monitoring import MAX_VITALS, MonitoringInSchema, VitalInSchema
@@ -42,6 +43,14 @@ class AlertPageQuery(AlertQuerySchema):
 
 class WindowQuery(SummaryQuerySchema):
     pass
+
+
+class OutcomesPageQuery(OutcomesQuerySchema):
+    """The outcomes page's cohort dates: the API's own rules."""
+
+    @pre_load
+    def from_form(self, data: Any, **kwargs: Any) -> dict[str, Any]:
+        return _blank_to_missing(data)
 
 
 class LoginForm(TokenRequestSchema):

@@ -20,6 +20,7 @@ from diary.review.forms import (
     AlertPageQuery,
     LoginForm,
     MonitoringForm,
+    OutcomesPageQuery,
     PanelPageQuery,
     PatientPageQuery,
     RatingForm,
@@ -134,7 +135,12 @@ def panel() -> Response | str:
         return _see(url_for("review.alert_queue"))
     query = load(PanelPageQuery, request.args, lists=("trail",))
     view = review.panel_view(
-        _clinician(), now=utcnow(), limit=query["limit"], cursor=query.get("cursor"), search=query.get("q")
+        _clinician(),
+        now=utcnow(),
+        limit=query["limit"],
+        cursor=query.get("cursor"),
+        search=query.get("q"),
+        order=query["order"],
     )
     db.session.commit()
     return render_template("review/panel.html", view=view, query=query)
@@ -247,6 +253,23 @@ def delete_session(patient_id: str, session_id: str) -> Response:
     db.session.commit()
     flash("Session deleted; its check-ins not yet answered are cancelled.")
     return _see(_patient_url(patient_id, back, "sessions"))
+
+
+@bp.get("/outcomes")
+def clinic_outcomes() -> str | tuple[str, int]:
+    staff = _clinician()
+    try:
+        query = load(OutcomesPageQuery, request.args)
+        view = review.clinic_outcomes(staff, query.get("from_"), query.get("to"), utcnow())
+    except Invalid as invalid:
+        # Nothing read, nothing audited: the dates as typed, each problem named.
+        db.session.rollback()
+        body = render_template(
+            "review/outcomes.html", view=None, typed=request.args, errors=invalid.errors or {}, today=utcnow().date()
+        )
+        return body, 422
+    db.session.commit()
+    return render_template("review/outcomes.html", view=view, typed=request.args, errors={}, today=view.today)
 
 
 @bp.get("/alerts")
