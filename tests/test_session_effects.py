@@ -145,3 +145,28 @@ def test_a_stored_result_of_an_older_epoch_is_never_shown(clock, world, api):
     assert effect_of(api, world, clinician, patient, session)["effect_days"] == 3
     with world.app.app_context():
         assert db.session.scalars(select(SessionEffect.effect_days)).all() == [3]  # stored again
+
+
+def test_the_clinics_outcomes_count_stored_and_computed_effects_alike(clock, world, api):
+    clinician, first = begin(clock, world)
+    second = world.patient(clinician, BERLIN)
+    # Each: 2, 2 and 5 days (runs ending Jan 7, Jan 22 and Feb 10, all settled by Mar 1).
+    plan = [(day("2026-01-05"), 2), (day("2026-01-20"), 2), (day("2026-02-05"), 5)]
+    [*_, last_of_first] = measured_sessions(api, clinician, first, plan, BERLIN)
+    measured_sessions(api, clinician, second, plan, BERLIN)
+
+    def effect_days() -> dict[str, Any]:
+        resp = api.get("/clinic/outcomes", token=fresh(world, clinician).token, query_string={"from": "2026-01-01"})
+        assert resp.status_code == 200, resp.json
+        return resp.json["effect_days"]
+
+    # 2, 2, 5, 2, 2, 5 -> sorted 2, 2, 2, 2, 5, 5: median (2 + 2) / 2.
+    assert effect_days() == {"sessions": 6, "median": 2.0}  # computed, then stored
+    assert stored(world, last_of_first) == (5, 5.0)
+    assert effect_days() == {"sessions": 6, "median": 2.0}  # counted from the stored ones
+
+    # A backdated 10 on Feb 10 for the first patient: (5 + 10) / 2 > 5, nothing after it ends
+    # the run: that session has no effect_days any more. 2, 2, 2, 2, 5: median 2.
+    resp = api.post("/me/entries", entry_at(day("2026-02-10"), 10), token=fresh(world, first).token)
+    assert resp.status_code == 201, resp.json
+    assert effect_days() == {"sessions": 5, "median": 2}

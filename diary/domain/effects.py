@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Protocol
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Date, Integer, String, and_, cast, func, null, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -50,6 +51,15 @@ class Effect:
 
 
 NO_BASELINE = Effect(None, None, None)
+
+
+class Dosed(Protocol):
+    """What is read of a session: a TreatmentSession, or a row of these columns."""
+
+    id: str
+    patient_id: str
+    local_date: dt.date
+    started_at: dt.datetime
 
 
 def daily_sums(patient_id: str, first: dt.date, last: dt.date) -> list[DaySums]:
@@ -93,7 +103,7 @@ def _daily_sums_of(ranges: Mapping[str, tuple[dt.date, dt.date]]) -> dict[str, l
     return by_patient
 
 
-def _after_the_dose(sessions: Sequence[TreatmentSession]) -> dict[str, tuple[int, int]]:
+def _after_the_dose(sessions: Sequence[Dosed]) -> dict[str, tuple[int, int]]:
     """Per session: (mood sum, entries) of its own local day counting only the entries
     recorded after it started, so a dose's day is not judged by the hours before the dose."""
     days_by_patient: dict[str, set[dt.date]] = defaultdict(set)
@@ -153,7 +163,7 @@ def _effect_days(
 SETTLED_DAYS = 2
 
 
-def session_effects(sessions: Sequence[TreatmentSession], today: Mapping[str, dt.date]) -> dict[str, Effect]:
+def session_effects(sessions: Sequence[Dosed], today: Mapping[str, dt.date]) -> dict[str, Effect]:
     """Baseline and effect_days of each session; `today`: each patient's local today (no
     day after it is read). Settled results are read from session_effects when their epoch is
     the patient's; the others are computed and, once settled, stored."""
@@ -195,26 +205,81 @@ def _epochs(patient_ids: set[str]) -> dict[str, int]:
     return dict(rows.tuples().all())
 
 
-def _stored(sessions: Sequence[TreatmentSession], epochs: Mapping[str, int]) -> dict[str, Effect]:
-    wanted = {session.id for session in sessions}
-    rows = db.session.execute(
+def _stored(sessions: Sequence[Dosed], epochs: Mapping[str, int]) -> dict[str, Effect]:
+    found = {}
+    ids = [session.id for session in sessions]
+    for start in range(0, len(ids), STORE_BATCH):
+        rows = db.session.execute(
+            select(
+                SessionEffect.session_id,
+                SessionEffect.patient_id,
+                SessionEffect.epoch,
+                SessionEffect.baseline_mood,
+                SessionEffect.baseline_anxiety,
+                SessionEffect.effect_days,
+            ).where(SessionEffect.session_id.in_(ids[start : start + STORE_BATCH]))
+        )
+        found.update(
+            {
+                session_id: Effect(baseline_mood, baseline_anxiety, effect_days)
+                for session_id, patient_id, epoch, baseline_mood, baseline_anxiety, effect_days in rows
+                if epochs.get(patient_id) == epoch
+            }
+        )
+    return found
+
+
+def effect_days_counts(today: Mapping[str, dt.date]) -> Counter[int]:
+    """How many live sessions of these patients (`today`: each one's local today) have each
+    non-null effect_days. The stored results are counted in the database, in the statement
+    that lists the sessions without one (one snapshot: none counted twice); only those are
+    computed here."""
+    if not today:
+        return Counter()
+    patient_ids = list(today)
+    live = and_(TreatmentSession.patient_id.in_(patient_ids), TreatmentSession.deleted_at.is_(None))
+    valid = and_(PatientPanel.patient_id == SessionEffect.patient_id, PatientPanel.effects_epoch == SessionEffect.epoch)
+    without = (
         select(
-            SessionEffect.session_id,
-            SessionEffect.patient_id,
-            SessionEffect.epoch,
-            SessionEffect.baseline_mood,
-            SessionEffect.baseline_anxiety,
-            SessionEffect.effect_days,
-        ).where(SessionEffect.patient_id.in_(list(epochs)))
+            TreatmentSession.id,
+            TreatmentSession.patient_id,
+            TreatmentSession.local_date,
+            TreatmentSession.started_at,
+            cast(null(), Integer).label("effect_days"),
+            cast(null(), Integer).label("sessions"),
+        )
+        .outerjoin(SessionEffect, SessionEffect.session_id == TreatmentSession.id)
+        .outerjoin(PatientPanel, valid)
+        .where(live, PatientPanel.patient_id.is_(None))
     )
-    return {
-        session_id: Effect(baseline_mood, baseline_anxiety, effect_days)
-        for session_id, patient_id, epoch, baseline_mood, baseline_anxiety, effect_days in rows
-        if session_id in wanted and epochs[patient_id] == epoch
-    }
+    counted = (
+        select(
+            cast(null(), String),
+            cast(null(), String),
+            cast(null(), Date),
+            cast(null(), TreatmentSession.started_at.type),
+            SessionEffect.effect_days,
+            func.count(),
+        )
+        .join(TreatmentSession, TreatmentSession.id == SessionEffect.session_id)
+        .join(PatientPanel, valid)
+        .where(live, SessionEffect.effect_days.is_not(None))
+        .group_by(SessionEffect.effect_days)
+    )
+    counts: Counter[int] = Counter()
+    missing = []
+    for row in db.session.execute(union_all(without, counted)):
+        if row.id is None:
+            counts[row.effect_days] += row.sessions
+        else:
+            missing.append(row)
+    for effect in session_effects(missing, today).values():
+        if effect.effect_days is not None:
+            counts[effect.effect_days] += 1
+    return counts
 
 
-def _store(settled: list[tuple[TreatmentSession, Effect]], epochs: Mapping[str, int]) -> None:
+def _store(settled: list[tuple[Dosed, Effect]], epochs: Mapping[str, int]) -> None:
     if not settled:
         return
     rows = [
@@ -241,7 +306,7 @@ def _store(settled: list[tuple[TreatmentSession, Effect]], epochs: Mapping[str, 
 STORE_BATCH = 1000
 
 
-def _compute(sessions: Sequence[TreatmentSession], today: Mapping[str, dt.date]) -> dict[str, tuple[Effect, dt.date]]:
+def _compute(sessions: Sequence[Dosed], today: Mapping[str, dt.date]) -> dict[str, tuple[Effect, dt.date]]:
     """Each session's effect and the last day it depends on, from the entries (none after
     the patient's today)."""
     ranges: dict[str, tuple[dt.date, dt.date]] = {}

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from diary.domain import audit, instruments
-from diary.domain.effects import session_effects
+from diary.domain.effects import effect_days_counts
 from diary.domain.errors import Invalid
 from diary.domain.tokens import Actor
 from diary.extensions import db
@@ -81,26 +81,44 @@ def _cohort(staff: Actor, date_from: dt.date, date_to: dt.date) -> list[CohortMe
     return [CohortMember(patient_id, zone, day) for patient_id, zone, day in rows]
 
 
-def _sessions(cohort: list[CohortMember]) -> dict[str, list[TreatmentSession]]:
-    by_patient: dict[str, list[TreatmentSession]] = defaultdict(list)
-    for session in db.session.scalars(
-        select(TreatmentSession)
-        .where(TreatmentSession.patient_id.in_([m.patient_id for m in cohort]), TreatmentSession.deleted_at.is_(None))
-        .order_by(TreatmentSession.patient_id, TreatmentSession.started_at)
-    ):
-        by_patient[session.patient_id].append(session)
-    return by_patient
-
-
-def _induction(cohort: list[CohortMember], sessions: dict[str, list[TreatmentSession]], now: dt.datetime) -> dict:
+def _induction(cohort: list[CohortMember], now: dt.datetime) -> dict:
+    """From two aggregates: each patient's number of live sessions, and the local day of their
+    INDUCTION_SESSIONS-th (in order of start), when they have that many."""
     cfg = current_app.config
+    patient_ids = [m.patient_id for m in cohort]
+    live = and_(TreatmentSession.patient_id.in_(patient_ids), TreatmentSession.deleted_at.is_(None))
+    totals = dict(
+        db.session.execute(
+            select(TreatmentSession.patient_id, func.count()).where(live).group_by(TreatmentSession.patient_id)
+        )
+        .tuples()
+        .all()
+    )
+    ranked = (
+        select(
+            TreatmentSession.patient_id,
+            TreatmentSession.local_date,
+            func.row_number()
+            .over(partition_by=TreatmentSession.patient_id, order_by=(TreatmentSession.started_at, TreatmentSession.id))
+            .label("n"),
+        )
+        .where(live)
+        .subquery()
+    )
+    nth_day = dict(
+        db.session.execute(
+            select(ranked.c.patient_id, ranked.c.local_date).where(ranked.c.n == cfg["INDUCTION_SESSIONS"])
+        )
+        .tuples()
+        .all()
+    )
     completed = dropped = 0
     for member in cohort:
-        days = [(s.local_date - member.first_day).days for s in sessions[member.patient_id]]
-        if sum(1 for day in days if day < cfg["INDUCTION_DAYS"]) >= cfg["INDUCTION_SESSIONS"]:
+        nth = nth_day.get(member.patient_id)
+        if nth is not None and (nth - member.first_day).days < cfg["INDUCTION_DAYS"]:
             completed += 1
         waited = (local_date(now, member.timezone) - member.first_day).days
-        if len(days) == 1 and waited > DROPPED_AFTER_DAYS:
+        if totals.get(member.patient_id) == 1 and waited > DROPPED_AFTER_DAYS:
             dropped += 1
     return {
         "completed": completed,
@@ -167,10 +185,9 @@ def _phq9(cohort: list[CohortMember]) -> dict[str, Any]:
     return counts
 
 
-def _effect_days(cohort: list[CohortMember], sessions: dict[str, list[TreatmentSession]], now: dt.datetime) -> dict:
-    listed = [session for member in cohort for session in sessions[member.patient_id]]
-    effects = session_effects(listed, {m.patient_id: local_date(now, m.timezone) for m in cohort})
-    measured = [e.effect_days for e in effects.values() if e.effect_days is not None]
+def _effect_days(cohort: list[CohortMember], now: dt.datetime) -> dict:
+    counts = effect_days_counts({m.patient_id: local_date(now, m.timezone) for m in cohort})
+    measured = sorted(counts.elements())
     return {"sessions": len(measured), "median": statistics.median(measured) if measured else None}
 
 
@@ -189,7 +206,6 @@ def clinic_outcomes(
     if (date_to - date_from).days + 1 > MAX_WINDOW_DAYS:
         raise Invalid("from", "the cohort's first sessions may span at most ten years")
     cohort = _cohort(staff, date_from, date_to)
-    sessions = _sessions(cohort)
     audit.record(
         staff,
         "clinic.outcomes",
@@ -201,7 +217,7 @@ def clinic_outcomes(
         "from_": date_from,
         "to": date_to,
         "patients": len(cohort),
-        "induction": _induction(cohort, sessions, now),
+        "induction": _induction(cohort, now),
         "phq9": _phq9(cohort),
-        "effect_days": _effect_days(cohort, sessions, now),
+        "effect_days": _effect_days(cohort, now),
     }
