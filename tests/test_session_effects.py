@@ -44,10 +44,17 @@ def effect_of(api: Api, world, clinician: Account, patient: Account, session_id:
 
 
 def stored(world, session_id: str) -> tuple[int | None, float | None] | None:
-    """The stored (effect_days, baseline mood) of a session, None when nothing is stored."""
+    """The (effect_days, baseline mood) of a session stored as settled, else None."""
     with world.app.app_context():
         row = db.session.get(SessionEffect, session_id)
-        return None if row is None else (row.effect_days, row.baseline_mood)
+        return None if row is None or row.of_change is not None else (row.effect_days, row.baseline_mood)
+
+
+def kept_for_the_day(world, session_id: str) -> bool:
+    """A result not settled yet is stored, for the patient's writes and day it was computed at."""
+    with world.app.app_context():
+        row = db.session.get(SessionEffect, session_id)
+        return row is not None and row.of_change is not None and row.on_day is not None
 
 
 def entry_at(on: dt.date, mood: int) -> dict[str, Any]:
@@ -119,6 +126,7 @@ def test_a_result_is_stored_only_when_every_day_it_depends_on_is_two_days_back(c
         clock.set(local(day(today), dt.time(23, 59), BERLIN))
         effect_of(api, world, clinician, patient, ended)
         assert {s for s in (ended, running) if stored(world, s) is not None} == settled, today
+        assert kept_for_the_day(world, ended) == (ended not in settled), today
     assert effect_of(api, world, clinician, patient, running) == {"baseline": 6.8, "effect_days": None}
 
     # The running one depends on every day up to its horizon, 90 days on: May 27; stored from May 29.
@@ -170,3 +178,19 @@ def test_the_clinics_outcomes_count_stored_and_computed_effects_alike(clock, wor
     resp = api.post("/me/entries", entry_at(day("2026-02-10"), 10), token=fresh(world, first).token)
     assert resp.status_code == 201, resp.json
     assert effect_days() == {"sessions": 5, "median": 2}
+
+
+def test_a_result_not_settled_is_kept_for_the_day_until_the_patient_writes(clock, world, api):
+    clinician, patient = begin(clock, world)
+    # Feb 25: 5 (baseline); Feb 26, 27, 28: 8 after the dose; nothing since: still running.
+    [session] = measured_sessions(api, clinician, patient, [(day("2026-02-26"), None)], BERLIN)
+    post_entries(api, fresh(world, patient), [(local(day(d), ENTRY, BERLIN), 8) for d in ("2026-02-27", "2026-02-28")])
+    post_entries(api, fresh(world, patient), [(local(day("2026-02-26"), ENTRY, BERLIN), 8)])
+    assert effect_of(api, world, clinician, patient, session) == {"baseline": 5.0, "effect_days": None}
+    assert kept_for_the_day(world, session)
+    assert effect_of(api, world, clinician, patient, session) == {"baseline": 5.0, "effect_days": None}
+
+    # Today's entry, 3 (not above 5), ends the run after Feb 26, 27 and 28: 3 days.
+    post_entries(api, fresh(world, patient), [(local(day("2026-03-01"), ENTRY, BERLIN), 3)])
+    assert effect_of(api, world, clinician, patient, session) == {"baseline": 5.0, "effect_days": 3}
+    assert stored(world, session) is None  # it ended today: not settled before Mar 3

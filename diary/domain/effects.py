@@ -11,11 +11,14 @@ One implementation for the summary, the forecast, the panel and the clinic's out
 computed for any number of sessions of any number of patients from two aggregate queries.
 Sums and counts stay integers and means are compared as exact fractions.
 
-A result that the clock can no longer change (every day it depends on two local days back)
-is stored in session_effects and read from there while the patient's effects epoch is the
-one it was computed at; an entry written on an earlier day than the patient's today, an edit
-and a deletion count the epoch up (`entries_moved`). The epoch is read before the entries, so
-a result computed while such a write commits is stored under the older epoch: never shown.
+Results are stored in session_effects. One the clock can no longer change (every day it
+depends on two local days back: settled) is read from there while the patient's effects
+epoch is the one it was computed at; an entry written on an earlier day than the patient's
+today, an edit and a deletion count the epoch up (`entries_moved`). One not settled yet is
+read only while, besides, the patient's panel `changes` (every write of their entries or
+sessions) and local day are those it was computed at. Both counters are read before the
+entries, so a result computed while a write commits is stored under the older ones: never
+shown.
 """
 
 from __future__ import annotations
@@ -165,25 +168,26 @@ SETTLED_DAYS = 2
 
 def session_effects(sessions: Sequence[Dosed], today: Mapping[str, dt.date]) -> dict[str, Effect]:
     """Baseline and effect_days of each session; `today`: each patient's local today (no
-    day after it is read). Settled results are read from session_effects when their epoch is
-    the patient's; the others are computed and, once settled, stored."""
+    day after it is read). Results are read from session_effects while valid (settled: while
+    their epoch is the patient's; not settled yet: also while no write moved the patient and
+    it is still the same local day); the others are computed and stored."""
     if not sessions:
         return {}
-    epochs = _epochs({session.patient_id for session in sessions})
-    effects = _stored(sessions, epochs)
+    marks = _marks({session.patient_id for session in sessions})
+    effects = _stored(sessions, marks, today)
     missing = [session for session in sessions if session.id not in effects]
     if missing:
         computed = _compute(missing, today)
         effects.update({session_id: effect for session_id, (effect, _) in computed.items()})
         _store(
             [
-                (session, effect)
+                (session, effect, depends_on <= today[session.patient_id] - dt.timedelta(days=SETTLED_DAYS))
                 for session in missing
                 for effect, depends_on in [computed[session.id]]
-                if session.patient_id in epochs
-                and depends_on <= today[session.patient_id] - dt.timedelta(days=SETTLED_DAYS)
+                if session.patient_id in marks
             ],
-            epochs,
+            marks,
+            today,
         )
     return effects
 
@@ -198,14 +202,25 @@ def entries_moved(patient_id: str) -> None:
     )
 
 
-def _epochs(patient_ids: set[str]) -> dict[str, int]:
+@dataclass(frozen=True)
+class Marks:
+    """A patient's counters, read before their entries: the effects epoch (backdated
+    writes) and the panel's `changes` (every write of entries or sessions)."""
+
+    epoch: int
+    changes: int
+
+
+def _marks(patient_ids: set[str]) -> dict[str, Marks]:
     rows = db.session.execute(
-        select(PatientPanel.patient_id, PatientPanel.effects_epoch).where(PatientPanel.patient_id.in_(patient_ids))
+        select(PatientPanel.patient_id, PatientPanel.effects_epoch, PatientPanel.changes).where(
+            PatientPanel.patient_id.in_(patient_ids)
+        )
     )
-    return dict(rows.tuples().all())
+    return {patient_id: Marks(epoch, changes) for patient_id, epoch, changes in rows}
 
 
-def _stored(sessions: Sequence[Dosed], epochs: Mapping[str, int]) -> dict[str, Effect]:
+def _stored(sessions: Sequence[Dosed], marks: Mapping[str, Marks], today: Mapping[str, dt.date]) -> dict[str, Effect]:
     found = {}
     ids = [session.id for session in sessions]
     for start in range(0, len(ids), STORE_BATCH):
@@ -214,31 +229,37 @@ def _stored(sessions: Sequence[Dosed], epochs: Mapping[str, int]) -> dict[str, E
                 SessionEffect.session_id,
                 SessionEffect.patient_id,
                 SessionEffect.epoch,
+                SessionEffect.of_change,
+                SessionEffect.on_day,
                 SessionEffect.baseline_mood,
                 SessionEffect.baseline_anxiety,
                 SessionEffect.effect_days,
             ).where(SessionEffect.session_id.in_(ids[start : start + STORE_BATCH]))
         )
-        found.update(
-            {
-                session_id: Effect(baseline_mood, baseline_anxiety, effect_days)
-                for session_id, patient_id, epoch, baseline_mood, baseline_anxiety, effect_days in rows
-                if epochs.get(patient_id) == epoch
-            }
-        )
+        for session_id, patient_id, epoch, of_change, on_day, baseline_mood, anxiety, effect_days in rows:
+            mark = marks.get(patient_id)
+            if mark is None or mark.epoch != epoch:
+                continue
+            if of_change is not None and (of_change != mark.changes or on_day != today[patient_id]):
+                continue
+            found[session_id] = Effect(baseline_mood, anxiety, effect_days)
     return found
 
 
 def effect_days_counts(today: Mapping[str, dt.date]) -> Counter[int]:
     """How many live sessions of these patients (`today`: each one's local today) have each
-    non-null effect_days. The stored results are counted in the database, in the statement
-    that lists the sessions without one (one snapshot: none counted twice); only those are
-    computed here."""
+    non-null effect_days. The settled results are counted in the database, in the statement
+    that lists the sessions without one (one snapshot: none counted twice); those are read
+    (when stored for today) or computed by session_effects."""
     if not today:
         return Counter()
     patient_ids = list(today)
     live = and_(TreatmentSession.patient_id.in_(patient_ids), TreatmentSession.deleted_at.is_(None))
-    valid = and_(PatientPanel.patient_id == SessionEffect.patient_id, PatientPanel.effects_epoch == SessionEffect.epoch)
+    settled = and_(
+        PatientPanel.patient_id == SessionEffect.patient_id,
+        PatientPanel.effects_epoch == SessionEffect.epoch,
+        SessionEffect.of_change.is_(None),
+    )
     without = (
         select(
             TreatmentSession.id,
@@ -249,7 +270,7 @@ def effect_days_counts(today: Mapping[str, dt.date]) -> Counter[int]:
             cast(null(), Integer).label("sessions"),
         )
         .outerjoin(SessionEffect, SessionEffect.session_id == TreatmentSession.id)
-        .outerjoin(PatientPanel, valid)
+        .outerjoin(PatientPanel, settled)
         .where(live, PatientPanel.patient_id.is_(None))
     )
     counted = (
@@ -262,7 +283,7 @@ def effect_days_counts(today: Mapping[str, dt.date]) -> Counter[int]:
             func.count(),
         )
         .join(TreatmentSession, TreatmentSession.id == SessionEffect.session_id)
-        .join(PatientPanel, valid)
+        .join(PatientPanel, settled)
         .where(live, SessionEffect.effect_days.is_not(None))
         .group_by(SessionEffect.effect_days)
     )
@@ -279,23 +300,29 @@ def effect_days_counts(today: Mapping[str, dt.date]) -> Counter[int]:
     return counts
 
 
-def _store(settled: list[tuple[Dosed, Effect]], epochs: Mapping[str, int]) -> None:
-    if not settled:
+def _store(
+    computed: list[tuple[Dosed, Effect, bool]], marks: Mapping[str, Marks], today: Mapping[str, dt.date]
+) -> None:
+    """Store each result: a settled one for good (within its epoch), another for the
+    patient's writes and local day it was computed at."""
+    if not computed:
         return
     rows = [
         {
             "session_id": session.id,
             "patient_id": session.patient_id,
-            "epoch": epochs[session.patient_id],
+            "epoch": marks[session.patient_id].epoch,
+            "of_change": None if settled else marks[session.patient_id].changes,
+            "on_day": None if settled else today[session.patient_id],
             "baseline_mood": effect.baseline_mood,
             "baseline_anxiety": effect.baseline_anxiety,
             "effect_days": effect.effect_days,
         }
-        for session, effect in settled
+        for session, effect, settled in computed
     ]
     upsert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = upsert(SessionEffect)
-    replaced = ("epoch", "baseline_mood", "baseline_anxiety", "effect_days")
+    replaced = ("epoch", "of_change", "on_day", "baseline_mood", "baseline_anxiety", "effect_days")
     statement = statement.on_conflict_do_update(
         index_elements=[SessionEffect.session_id], set_={name: statement.excluded[name] for name in replaced}
     )

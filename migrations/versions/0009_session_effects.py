@@ -1,4 +1,4 @@
-"""settled session effects kept per session (session_effects), patient_panel.effects_epoch
+"""session effects kept per session (session_effects), patient_panel.effects_epoch
 
 Revision ID: 0009
 Revises: 0008
@@ -24,6 +24,8 @@ def upgrade():
     sa.Column('session_id', sa.String(length=36), nullable=False),
     sa.Column('patient_id', sa.String(length=36), nullable=False),
     sa.Column('epoch', sa.Integer(), nullable=False),
+    sa.Column('of_change', sa.Integer(), nullable=True),
+    sa.Column('on_day', sa.Date(), nullable=True),
     sa.Column('baseline_mood', sa.Float(), nullable=True),
     sa.Column('baseline_anxiety', sa.Float(), nullable=True),
     sa.Column('effect_days', sa.Integer(), nullable=True),
