@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, func, select
+from sqlalchemy import case, func, select
 
 from diary.domain import audit, instruments
 from diary.domain.effects import effect_days_counts
@@ -36,6 +36,7 @@ from diary.domain.errors import Invalid
 from diary.domain.tokens import Actor
 from diary.extensions import db
 from diary.models import Assessment, PatientProfile, TreatmentSession
+from diary.models.base import add_days
 from diary.timeutil import local_date
 
 BASELINE_WINDOW_DAYS = 14  # days -13 .. 0
@@ -62,64 +63,55 @@ class CohortMember:
     patient_id: str
     timezone: str
     first_day: dt.date
+    sessions: int  # live sessions ever
+    in_induction: int  # of them on days 0 .. INDUCTION_DAYS - 1
 
 
 def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _cohort(staff: Actor, date_from: dt.date, date_to: dt.date) -> list[CohortMember]:
+def _first_days(staff: Actor, date_from: dt.date, date_to: dt.date) -> Any:
+    """The cohort as a subquery: each patient of the clinic whose first live session's local
+    day is in [from, to], with that day."""
     first_day = func.min(TreatmentSession.local_date)
-    rows = db.session.execute(
-        select(TreatmentSession.patient_id, PatientProfile.timezone, first_day)
+    return (
+        select(TreatmentSession.patient_id, first_day.label("first_day"))
         .join(PatientProfile, PatientProfile.user_id == TreatmentSession.patient_id)
         .where(PatientProfile.clinic_id == staff.clinic_id, TreatmentSession.deleted_at.is_(None))
-        .group_by(TreatmentSession.patient_id, PatientProfile.timezone)
+        .group_by(TreatmentSession.patient_id)
         .having(first_day >= date_from, first_day <= date_to)
-        .order_by(TreatmentSession.patient_id)
+        .subquery()
     )
-    return [CohortMember(patient_id, zone, day) for patient_id, zone, day in rows]
+
+
+def _cohort(first_days: Any) -> list[CohortMember]:
+    """The cohort with each patient's zone and session counts, from one aggregate."""
+    induction_days = current_app.config["INDUCTION_DAYS"]
+    in_induction = case((TreatmentSession.local_date < add_days(first_days.c.first_day, induction_days), 1), else_=0)
+    rows = db.session.execute(
+        select(
+            first_days.c.patient_id,
+            PatientProfile.timezone,
+            first_days.c.first_day,
+            func.count(TreatmentSession.id),
+            func.sum(in_induction),
+        )
+        .join(PatientProfile, PatientProfile.user_id == first_days.c.patient_id)
+        .join(TreatmentSession, TreatmentSession.patient_id == first_days.c.patient_id)
+        .where(TreatmentSession.deleted_at.is_(None))
+        .group_by(first_days.c.patient_id, PatientProfile.timezone, first_days.c.first_day)
+        .order_by(first_days.c.patient_id)
+    )
+    return [CohortMember(pid, zone, day, int(n), int(first_n)) for pid, zone, day, n, first_n in rows]
 
 
 def _induction(cohort: list[CohortMember], now: dt.datetime) -> dict:
-    """From two aggregates: each patient's number of live sessions, and the local day of their
-    INDUCTION_SESSIONS-th (in order of start), when they have that many."""
     cfg = current_app.config
-    patient_ids = [m.patient_id for m in cohort]
-    live = and_(TreatmentSession.patient_id.in_(patient_ids), TreatmentSession.deleted_at.is_(None))
-    totals = dict(
-        db.session.execute(
-            select(TreatmentSession.patient_id, func.count()).where(live).group_by(TreatmentSession.patient_id)
-        )
-        .tuples()
-        .all()
+    completed = sum(1 for m in cohort if m.in_induction >= cfg["INDUCTION_SESSIONS"])
+    dropped = sum(
+        1 for m in cohort if m.sessions == 1 and (local_date(now, m.timezone) - m.first_day).days > DROPPED_AFTER_DAYS
     )
-    ranked = (
-        select(
-            TreatmentSession.patient_id,
-            TreatmentSession.local_date,
-            func.row_number()
-            .over(partition_by=TreatmentSession.patient_id, order_by=(TreatmentSession.started_at, TreatmentSession.id))
-            .label("n"),
-        )
-        .where(live)
-        .subquery()
-    )
-    nth_day = dict(
-        db.session.execute(
-            select(ranked.c.patient_id, ranked.c.local_date).where(ranked.c.n == cfg["INDUCTION_SESSIONS"])
-        )
-        .tuples()
-        .all()
-    )
-    completed = dropped = 0
-    for member in cohort:
-        nth = nth_day.get(member.patient_id)
-        if nth is not None and (nth - member.first_day).days < cfg["INDUCTION_DAYS"]:
-            completed += 1
-        waited = (local_date(now, member.timezone) - member.first_day).days
-        if totals.get(member.patient_id) == 1 and waited > DROPPED_AFTER_DAYS:
-            dropped += 1
     return {
         "completed": completed,
         "dropped_after_first": dropped,
@@ -127,25 +119,26 @@ def _induction(cohort: list[CohortMember], now: dt.datetime) -> dict:
     }
 
 
-def _phq9s(cohort: list[CohortMember]) -> dict[str, list[tuple[int, dt.datetime, int]]]:
+def _phq9s(first_days: Any) -> dict[str, list[tuple[int, dt.datetime, int]]]:
     """Each cohort patient's PHQ-9s from day -13 to day 98: (day, recorded_at, total)."""
-    if not cohort:
-        return {}
-    reach_back = dt.timedelta(days=BASELINE_WINDOW_DAYS - 1)
-    reach = dt.timedelta(days=max(f.last for f in FOLLOW_UPS))
-    first_days = {m.patient_id: m.first_day for m in cohort}
+    last = max(f.last for f in FOLLOW_UPS)
     by_patient: dict[str, list[tuple[int, dt.datetime, int]]] = defaultdict(list)
-    for patient_id, day, recorded_at, total in db.session.execute(
-        select(Assessment.patient_id, Assessment.local_date, Assessment.recorded_at, Assessment.total).where(
-            Assessment.patient_id.in_(list(first_days)),
+    for patient_id, first_day, day, recorded_at, total in db.session.execute(
+        select(
+            Assessment.patient_id,
+            first_days.c.first_day,
+            Assessment.local_date,
+            Assessment.recorded_at,
+            Assessment.total,
+        )
+        .join(first_days, first_days.c.patient_id == Assessment.patient_id)
+        .where(
             Assessment.instrument == "phq9",
-            Assessment.local_date >= min(first_days.values()) - reach_back,
-            Assessment.local_date <= max(first_days.values()) + reach,
+            Assessment.local_date >= add_days(first_days.c.first_day, -(BASELINE_WINDOW_DAYS - 1)),
+            Assessment.local_date <= add_days(first_days.c.first_day, last),
         )
     ):
-        offset = (day - first_days[patient_id]).days
-        if -(BASELINE_WINDOW_DAYS - 1) <= offset <= reach.days:
-            by_patient[patient_id].append((offset, recorded_at, total))
+        by_patient[patient_id].append(((day - first_day).days, recorded_at, total))
     return by_patient
 
 
@@ -158,8 +151,8 @@ def _follow_up(scores: list[tuple[int, dt.datetime, int]], window: FollowUp) -> 
     return nearest[2]
 
 
-def _phq9(cohort: list[CohortMember]) -> dict[str, Any]:
-    scores = _phq9s(cohort)
+def _phq9(cohort: list[CohortMember], first_days: Any) -> dict[str, Any]:
+    scores = _phq9s(first_days)
     counts: dict[str, Any] = {"with_baseline": 0}
     for window in FOLLOW_UPS:
         counts.update({f"measured_{window.name}": 0, f"response_{window.name}": 0, f"remission_{window.name}": 0})
@@ -205,7 +198,8 @@ def clinic_outcomes(
         raise Invalid("from", "must not be after 'to'")
     if (date_to - date_from).days + 1 > MAX_WINDOW_DAYS:
         raise Invalid("from", "the cohort's first sessions may span at most ten years")
-    cohort = _cohort(staff, date_from, date_to)
+    first_days = _first_days(staff, date_from, date_to)
+    cohort = _cohort(first_days)
     audit.record(
         staff,
         "clinic.outcomes",
@@ -218,6 +212,6 @@ def clinic_outcomes(
         "to": date_to,
         "patients": len(cohort),
         "induction": _induction(cohort, now),
-        "phq9": _phq9(cohort),
+        "phq9": _phq9(cohort, first_days),
         "effect_days": _effect_days(cohort, now),
     }
