@@ -57,6 +57,13 @@ def kept_for_the_day(world, session_id: str) -> bool:
         return row is not None and row.of_change is not None and row.on_day is not None
 
 
+def outcome_effect_days(api: Api, world, clinician: Account) -> dict[str, Any]:
+    """effect_days of GET /clinic/outcomes, cohort of first sessions since Jan 1."""
+    resp = api.get("/clinic/outcomes", token=fresh(world, clinician).token, query_string={"from": "2026-01-01"})
+    assert resp.status_code == 200, resp.json
+    return resp.json["effect_days"]
+
+
 def entry_at(on: dt.date, mood: int) -> dict[str, Any]:
     return {"id": str(uuid.uuid4()), "recorded_at": iso(local(on, ENTRY, BERLIN)), "mood": mood, "anxiety": 5}
 
@@ -161,12 +168,10 @@ def test_the_clinics_outcomes_count_stored_and_computed_effects_alike(clock, wor
     # Each: 2, 2 and 5 days (runs ending Jan 7, Jan 22 and Feb 10, all settled by Mar 1).
     plan = [(day("2026-01-05"), 2), (day("2026-01-20"), 2), (day("2026-02-05"), 5)]
     [*_, last_of_first] = measured_sessions(api, clinician, first, plan, BERLIN)
-    measured_sessions(api, clinician, second, plan, BERLIN)
+    [*_, last_of_second] = measured_sessions(api, clinician, second, plan, BERLIN)
 
     def effect_days() -> dict[str, Any]:
-        resp = api.get("/clinic/outcomes", token=fresh(world, clinician).token, query_string={"from": "2026-01-01"})
-        assert resp.status_code == 200, resp.json
-        return resp.json["effect_days"]
+        return outcome_effect_days(api, world, clinician)
 
     # 2, 2, 5, 2, 2, 5 -> sorted 2, 2, 2, 2, 5, 5: median (2 + 2) / 2.
     assert effect_days() == {"sessions": 6, "median": 2.0}  # computed, then stored
@@ -179,6 +184,12 @@ def test_the_clinics_outcomes_count_stored_and_computed_effects_alike(clock, wor
     assert resp.status_code == 201, resp.json
     assert effect_days() == {"sessions": 5, "median": 2}
 
+    # The second patient's 5-day session deleted: 2, 2, 2, 2.
+    resp = api.delete(f"/patients/{second.id}/sessions/{last_of_second}", token=fresh(world, clinician).token)
+    assert resp.status_code == 204, resp.json
+    assert stored(world, last_of_second) is None
+    assert effect_days() == {"sessions": 4, "median": 2.0}
+
 
 def test_a_result_not_settled_is_kept_for_the_day_until_the_patient_writes(clock, world, api):
     clinician, patient = begin(clock, world)
@@ -189,8 +200,10 @@ def test_a_result_not_settled_is_kept_for_the_day_until_the_patient_writes(clock
     assert effect_of(api, world, clinician, patient, session) == {"baseline": 5.0, "effect_days": None}
     assert kept_for_the_day(world, session)
     assert effect_of(api, world, clinician, patient, session) == {"baseline": 5.0, "effect_days": None}
+    assert outcome_effect_days(api, world, clinician) == {"sessions": 0, "median": None}
 
     # Today's entry, 3 (not above 5), ends the run after Feb 26, 27 and 28: 3 days.
     post_entries(api, fresh(world, patient), [(local(day("2026-03-01"), ENTRY, BERLIN), 3)])
+    assert outcome_effect_days(api, world, clinician) == {"sessions": 1, "median": 3}
     assert effect_of(api, world, clinician, patient, session) == {"baseline": 5.0, "effect_days": 3}
     assert stored(world, session) is None  # it ended today: not settled before Mar 3

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
 
-from sqlalchemy import Date, Integer, String, and_, cast, func, null, or_, select, union_all, update
+from sqlalchemy import Date, Integer, String, and_, cast, delete, func, null, or_, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -248,31 +248,36 @@ def _stored(sessions: Sequence[Dosed], marks: Mapping[str, Marks], today: Mappin
 
 def effect_days_counts(today: Mapping[str, dt.date]) -> Counter[int]:
     """How many live sessions of these patients (`today`: each one's local today) have each
-    non-null effect_days. The settled results are counted in the database, in the statement
-    that lists the sessions without one (one snapshot: none counted twice); those are read
-    (when stored for today) or computed by session_effects."""
+    non-null effect_days. One statement counts the settled results by value in the database
+    and lists every other session with what is stored for it (one snapshot: none counted
+    twice); a result stored for the patient's writes and day is used, the rest computed."""
     if not today:
         return Counter()
     patient_ids = list(today)
-    live = and_(TreatmentSession.patient_id.in_(patient_ids), TreatmentSession.deleted_at.is_(None))
-    settled = and_(
-        PatientPanel.patient_id == SessionEffect.patient_id,
-        PatientPanel.effects_epoch == SessionEffect.epoch,
-        SessionEffect.of_change.is_(None),
-    )
-    without = (
+    settled_row = and_(SessionEffect.of_change.is_(None), SessionEffect.epoch == PatientPanel.effects_epoch)
+    others = (
         select(
             TreatmentSession.id,
             TreatmentSession.patient_id,
             TreatmentSession.local_date,
             TreatmentSession.started_at,
-            cast(null(), Integer).label("effect_days"),
+            SessionEffect.effect_days,
+            SessionEffect.epoch,
+            SessionEffect.of_change,
+            SessionEffect.on_day,
+            PatientPanel.effects_epoch,
+            PatientPanel.changes,
             cast(null(), Integer).label("sessions"),
         )
+        .join(PatientPanel, PatientPanel.patient_id == TreatmentSession.patient_id)
         .outerjoin(SessionEffect, SessionEffect.session_id == TreatmentSession.id)
-        .outerjoin(PatientPanel, settled)
-        .where(live, PatientPanel.patient_id.is_(None))
+        .where(
+            TreatmentSession.patient_id.in_(patient_ids),
+            TreatmentSession.deleted_at.is_(None),
+            or_(SessionEffect.session_id.is_(None), ~settled_row),
+        )
     )
+    # A deleted session's stored result is deleted with it (session_deleted): no join needed.
     counted = (
         select(
             cast(null(), String),
@@ -280,24 +285,34 @@ def effect_days_counts(today: Mapping[str, dt.date]) -> Counter[int]:
             cast(null(), Date),
             cast(null(), TreatmentSession.started_at.type),
             SessionEffect.effect_days,
+            *(cast(null(), Integer) for _ in range(2)),
+            cast(null(), Date),
+            *(cast(null(), Integer) for _ in range(2)),
             func.count(),
         )
-        .join(TreatmentSession, TreatmentSession.id == SessionEffect.session_id)
-        .join(PatientPanel, settled)
-        .where(live, SessionEffect.effect_days.is_not(None))
+        .join(PatientPanel, PatientPanel.patient_id == SessionEffect.patient_id)
+        .where(SessionEffect.patient_id.in_(patient_ids), settled_row, SessionEffect.effect_days.is_not(None))
         .group_by(SessionEffect.effect_days)
     )
     counts: Counter[int] = Counter()
     missing = []
-    for row in db.session.execute(union_all(without, counted)):
+    for row in db.session.execute(union_all(others, counted)):
         if row.id is None:
             counts[row.effect_days] += row.sessions
+        elif row.epoch == row.effects_epoch and row.of_change == row.changes and row.on_day == today[row.patient_id]:
+            if row.effect_days is not None:
+                counts[row.effect_days] += 1
         else:
             missing.append(row)
     for effect in session_effects(missing, today).values():
         if effect.effect_days is not None:
             counts[effect.effect_days] += 1
     return counts
+
+
+def session_deleted(session_id: str) -> None:
+    """A deleted session has no effect any more."""
+    db.session.execute(delete(SessionEffect).where(SessionEffect.session_id == session_id))
 
 
 def _store(

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func, select
 
-from diary.domain import alerts, audit, monitoring, outbox, panel
+from diary.domain import alerts, audit, effects, monitoring, outbox, panel
 from diary.domain.errors import AccessDenied, Invalid, NotFound
 from diary.domain.instants import not_in_future
 from diary.domain.patients import patient_for_staff
@@ -292,6 +292,7 @@ def checkins_of(session: TreatmentSession) -> list[Checkin]:
 def delete_session(session: TreatmentSession) -> None:
     panel.lock(session.patient_id)  # as record_session does, against the wear-off check
     session.deleted_at = utcnow()
+    effects.session_deleted(session.id)
     panel.forecast_may_move(session.patient_id)
     open_checkins = [c for c in checkins_of(session) if c.status in ("pending", "sent")]
     for checkin in open_checkins:
