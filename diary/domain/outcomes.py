@@ -71,37 +71,44 @@ def _rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _first_days(staff: Actor, date_from: dt.date, date_to: dt.date) -> Any:
-    """The cohort as a subquery: each patient of the clinic whose first live session's local
-    day is in [from, to], with that day."""
-    first_day = func.min(TreatmentSession.local_date)
-    return (
-        select(TreatmentSession.patient_id, first_day.label("first_day"))
-        .join(PatientProfile, PatientProfile.user_id == TreatmentSession.patient_id)
-        .where(PatientProfile.clinic_id == staff.clinic_id, TreatmentSession.deleted_at.is_(None))
-        .group_by(TreatmentSession.patient_id)
-        .having(first_day >= date_from, first_day <= date_to)
+def _cohort(staff: Actor, date_from: dt.date, date_to: dt.date) -> list[CohortMember]:
+    """The patients of the clinic whose first live session's local day is in [from, to], with
+    their zone and session counts, from one pass over the clinic's sessions in patient order
+    (each session beside its patient's first day, a window over the patient; the rows kept
+    narrow, the zones joined to the aggregate)."""
+    induction_days = current_app.config["INDUCTION_DAYS"]
+    clinic_patients = select(PatientProfile.user_id).where(PatientProfile.clinic_id == staff.clinic_id)
+    sessions = (
+        select(
+            TreatmentSession.patient_id,
+            TreatmentSession.local_date,
+            func.min(TreatmentSession.local_date).over(partition_by=TreatmentSession.patient_id).label("first_day"),
+        )
+        .where(TreatmentSession.patient_id.in_(clinic_patients), TreatmentSession.deleted_at.is_(None))
         .subquery()
     )
-
-
-def _cohort(first_days: Any) -> list[CohortMember]:
-    """The cohort with each patient's zone and session counts, from one aggregate."""
-    induction_days = current_app.config["INDUCTION_DAYS"]
-    in_induction = case((TreatmentSession.local_date < add_days(first_days.c.first_day, induction_days), 1), else_=0)
+    in_induction = case((sessions.c.local_date < add_days(sessions.c.first_day, induction_days), 1), else_=0)
+    counted = (
+        select(
+            sessions.c.patient_id,
+            sessions.c.first_day,
+            func.count().label("sessions"),
+            func.sum(in_induction).label("in_induction"),
+        )
+        .where(sessions.c.first_day >= date_from, sessions.c.first_day <= date_to)
+        .group_by(sessions.c.patient_id, sessions.c.first_day)
+        .subquery()
+    )
     rows = db.session.execute(
         select(
-            first_days.c.patient_id,
+            counted.c.patient_id,
             PatientProfile.timezone,
-            first_days.c.first_day,
-            func.count(TreatmentSession.id),
-            func.sum(in_induction),
+            counted.c.first_day,
+            counted.c.sessions,
+            counted.c.in_induction,
         )
-        .join(PatientProfile, PatientProfile.user_id == first_days.c.patient_id)
-        .join(TreatmentSession, TreatmentSession.patient_id == first_days.c.patient_id)
-        .where(TreatmentSession.deleted_at.is_(None))
-        .group_by(first_days.c.patient_id, PatientProfile.timezone, first_days.c.first_day)
-        .order_by(first_days.c.patient_id)
+        .join(PatientProfile, PatientProfile.user_id == counted.c.patient_id)
+        .order_by(counted.c.patient_id)
     )
     return [CohortMember(pid, zone, day, int(n), int(first_n)) for pid, zone, day, n, first_n in rows]
 
@@ -119,8 +126,22 @@ def _induction(cohort: list[CohortMember], now: dt.datetime) -> dict:
     }
 
 
+def _first_days(staff: Actor, date_from: dt.date, date_to: dt.date) -> Any:
+    """The cohort as a subquery: each patient of the clinic whose first live session's local
+    day is in [from, to], with that day."""
+    first_day = func.min(TreatmentSession.local_date)
+    return (
+        select(TreatmentSession.patient_id, first_day.label("first_day"))
+        .join(PatientProfile, PatientProfile.user_id == TreatmentSession.patient_id)
+        .where(PatientProfile.clinic_id == staff.clinic_id, TreatmentSession.deleted_at.is_(None))
+        .group_by(TreatmentSession.patient_id)
+        .having(first_day >= date_from, first_day <= date_to)
+        .subquery()
+    )
+
+
 def _phq9s(first_days: Any) -> dict[str, list[tuple[int, dt.datetime, int]]]:
-    """Each cohort patient's PHQ-9s from day -13 to day 98: (day, recorded_at, total)."""
+    """Each cohort patient's PHQ-9s from day -13 to day 98 of their own: (day, recorded_at, total)."""
     last = max(f.last for f in FOLLOW_UPS)
     by_patient: dict[str, list[tuple[int, dt.datetime, int]]] = defaultdict(list)
     for patient_id, first_day, day, recorded_at, total in db.session.execute(
@@ -198,8 +219,7 @@ def clinic_outcomes(
         raise Invalid("from", "must not be after 'to'")
     if (date_to - date_from).days + 1 > MAX_WINDOW_DAYS:
         raise Invalid("from", "the cohort's first sessions may span at most ten years")
-    first_days = _first_days(staff, date_from, date_to)
-    cohort = _cohort(first_days)
+    cohort = _cohort(staff, date_from, date_to)
     audit.record(
         staff,
         "clinic.outcomes",
@@ -212,6 +232,6 @@ def clinic_outcomes(
         "to": date_to,
         "patients": len(cohort),
         "induction": _induction(cohort, now),
-        "phq9": _phq9(cohort, first_days),
+        "phq9": _phq9(cohort, _first_days(staff, date_from, date_to)),
         "effect_days": _effect_days(cohort, now),
     }
