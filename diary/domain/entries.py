@@ -186,7 +186,8 @@ def create_entry(
     connection = db.session.connection()
     row = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
     trends = TrendWindows.ending(local_date(now, patient.timezone)) if read_trends else None
-    counted = panel.entry_params(patient.user_id, recorded_at, entry.mood, now)
+    backdated = entry.local_date < local_date(now, entry.timezone)  # a day whose session effects may be stored
+    counted = panel.entry_params(patient.user_id, recorded_at, entry.mood, now, backdated=backdated)
     if trends is not None and count_in_panel and connection.dialect.name == "postgresql":
         params = {**row, **trends.params(patient.user_id), **counted}
         totals = connection.execute(_ENTRY_INSERT_READING_TRENDS, params).one()
@@ -199,8 +200,8 @@ def create_entry(
         if created and trends is not None:
             trends = read_trend_windows(patient.user_id, trends.today)
     if created:
-        if entry.local_date < local_date(now, entry.timezone):
-            effects.entries_moved(patient.user_id)  # a day whose session effects may be stored
+        if backdated and not count_in_panel:
+            effects.entries_moved(patient.user_id)  # else the panel bump above counted it
         if entry.side_effects:
             connection.execute(_SIDE_EFFECT_INSERT, [{"entry_id": entry.id, "effect": e} for e in entry.side_effects])
         if checkin is not None:

@@ -81,7 +81,7 @@ def _panel() -> Any:
 
 def bump_sql(*, only_if_inserted: bool) -> str:
     """UPDATE of a patient's row for one new entry (bound: panel_patient_id, in_window_mood,
-    in_window_n): its mood added when it falls inside the 7 days, the sort key recomputed
+    in_window_n, backdated): its mood added when it falls inside the 7 days, the sort key recomputed
     from the new sums (a double divided by an integer, as the recount divides in Python),
     the forecast marked stale. Text, not an update() construct: inside the INSERT's CTE on
     PostgreSQL, SQLAlchemy would read the entry's own `patient_id` parameter as a column to SET.
@@ -95,17 +95,27 @@ def bump_sql(*, only_if_inserted: bool) -> str:
         "mood_key = CASE WHEN entries_7d + :in_window_n > 0 "
         "THEN CAST(mood_sum_7d + :in_window_mood AS DOUBLE PRECISION) / (entries_7d + :in_window_n) "
         f"ELSE {NO_MOOD} END, "
-        "changes = changes + 1 "
+        "changes = changes + 1, "
+        "effects_epoch = effects_epoch + :backdated "
         f"WHERE patient_id = :panel_patient_id{inserted}"
     )
 
 
-def entry_params(patient_id: str, recorded_at: dt.datetime, mood: int, now: dt.datetime) -> dict[str, Any]:
+def entry_params(
+    patient_id: str, recorded_at: dt.datetime, mood: int, now: dt.datetime, *, backdated: bool
+) -> dict[str, Any]:
     """bump_statement's parameters for a new entry: counted in the 7 days if recorded within
     7 x 24 hours of now. An older one is left to the next refresh, which recounts its patient
-    (the entry lies between the window's start and now - 7 days)."""
+    (the entry lies between the window's start and now - 7 days). `backdated`: on a day
+    before the patient's today, so their stored session effects are stale (the effects
+    epoch counts up, as diary.domain.effects.entries_moved does)."""
     inside = recorded_at >= now - WEEK
-    return {"panel_patient_id": patient_id, "in_window_mood": mood if inside else 0, "in_window_n": 1 if inside else 0}
+    return {
+        "panel_patient_id": patient_id,
+        "in_window_mood": mood if inside else 0,
+        "in_window_n": 1 if inside else 0,
+        "backdated": 1 if backdated else 0,
+    }
 
 
 def add_clinic(clinic_id: str, now: dt.datetime) -> None:
