@@ -56,6 +56,7 @@ from diary.timeutil import UTC  # noqa: E402
 SECRET_KEY = f"bench-{uuid.uuid4().hex}{uuid.uuid4().hex}"
 TOKEN_TTL = 24 * 3600  # outlives any run: no request fails on an expired token
 TARGET_RATIO, TARGET_P99_MS = 0.75, 50.0  # issue 15: at least 0.75 of the bare baseline
+TARGET_RSS_MIB = 80.0
 
 
 @dataclass
@@ -67,12 +68,13 @@ class Stats:
     p99: float
     cpu_ms: float = 0.0  # gunicorn's CPU time (master and workers) per request
     db_cpu_ms: float = 0.0  # the PostgreSQL server's CPU time (every backend) per request
+    worker_rss_mib: float = 0.0  # the largest resident set of a gunicorn worker after the load
 
     def line(self) -> str:
         return (
             f"{self.rps:8.1f} req/s   p50 {self.p50:5.0f} ms   p99 {self.p99:5.0f} ms   "
             f"server CPU {self.cpu_ms:4.1f} ms/req   PostgreSQL CPU {self.db_cpu_ms:4.1f} ms/req   "
-            f"({self.requests} requests, {self.failures} failed)"
+            f"worker RSS {self.worker_rss_mib:5.1f} MiB   ({self.requests} requests, {self.failures} failed)"
         )
 
 
@@ -142,6 +144,10 @@ class Server:
     def cpu_seconds(self) -> float:
         master = psutil.Process(self.proc.pid)
         return sum(sum(p.cpu_times()[:2]) for p in [master, *master.children()])
+
+    def worker_rss_mib(self) -> float:
+        workers = psutil.Process(self.proc.pid).children()
+        return max((p.memory_info().rss for p in workers), default=0) / 2**20
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -337,6 +343,7 @@ def main() -> None:
                     )
                     stats.cpu_ms = (server.cpu_seconds() - cpu) * 1000 / stats.requests
                     stats.db_cpu_ms = (postgres_cpu_seconds() - db_cpu) * 1000 / stats.requests
+                    stats.worker_rss_mib = server.worker_rss_mib()
                     if profiler is not None:
                         profiler.wait(timeout=60)
                     return stats
@@ -382,6 +389,11 @@ def main() -> None:
     verdict = "ok" if half.p99 < TARGET_P99_MS else "ABOVE TARGET"
     print(f"ours at half load ({half_rate:.0f} req/s offered): {half.line()}")
     print(f"p99 at half load:                 {half.p99:5.0f} ms   (target < {TARGET_P99_MS:.0f} ms: {verdict})")
+    verdict = "ok" if ours.worker_rss_mib < TARGET_RSS_MIB else "ABOVE TARGET"
+    print(
+        f"largest API worker RSS after the load: {ours.worker_rss_mib:5.1f} MiB"
+        f"   (target < {TARGET_RSS_MIB:.0f}: {verdict})"
+    )
     if ours.failures or baseline.failures or half.failures:
         sys.exit("some requests failed: see the counts above")
 

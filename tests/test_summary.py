@@ -863,3 +863,36 @@ def test_summary_for_a_patient_never_enrolled(clock, world, api):
     assert body["timezone"] == KIRITIMATI
     assert body["mood"]["n"] == 0
     assert body["daily"] == []
+
+
+def test_the_daily_rows_dump_exactly_as_the_nested_schema_would():
+    """diary.schemas.fields.Rows is a fast path for long lists: same JSON as List(Nested)."""
+    from marshmallow import Schema, fields
+
+    from diary.schemas.fields import Rows
+    from diary.schemas.summary import DailySchema
+
+    rows = [
+        {"date": dt.date(2026, 2, 28), "mood_mean": 7, "anxiety_mean": 3.5, "n": 2},
+        {"date": dt.date(2026, 3, 1), "mood_mean": 2 / 3, "anxiety_mean": None, "n": 3},
+    ]
+
+    class Fast(Schema):
+        daily = Rows(DailySchema)
+
+    class Slow(Schema):
+        daily = fields.List(fields.Nested(DailySchema))
+
+    assert Fast().dump({"daily": rows}) == Slow().dump({"daily": rows})
+    assert Fast().dump({"daily": rows})["daily"][0] == {
+        "date": "2026-02-28",
+        "mood_mean": 7.0,
+        "anxiety_mean": 3.5,
+        "n": 2,
+    }
+
+    class Deep(Schema):
+        inner = fields.Nested(DailySchema)
+
+    with pytest.raises(TypeError, match=r"Deep\.inner is not a flat column"):
+        Rows(Deep)

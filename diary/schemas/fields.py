@@ -156,3 +156,34 @@ OPENAPI_FIELD_TYPES: dict[type, tuple[str, str | None]] = {
     ClockTime: ("string", None),
     UUIDString: ("string", "uuid"),
 }
+
+
+class Rows(fields.List):
+    """A long list of flat rows (dates, numbers, strings), documented as a list of `schema`
+    and dumped by one conversion per column instead of marshmallow's per-field machinery: a
+    summary's 730 daily rows cost a third of its time otherwise. Output only."""
+
+    _CONVERT = {
+        fields.Date: dt.date.isoformat,
+        fields.Float: float,
+        fields.Integer: int,
+        fields.String: str,
+    }
+
+    def __init__(self, schema: type, **kwargs: Any) -> None:
+        super().__init__(fields.Nested(schema), **kwargs)
+        self._columns = []
+        for name, field in schema().dump_fields.items():
+            convert = next((c for kind, c in self._CONVERT.items() if isinstance(field, kind)), None)
+            if convert is None:
+                raise TypeError(f"Rows: {schema.__name__}.{name} is not a flat column")
+            self._columns.append((name, field.data_key or name, convert))
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> list[dict[str, Any]] | None:
+        if value is None:
+            return None
+        columns = self._columns
+        return [
+            {key: None if (cell := row[name]) is None else convert(cell) for name, key, convert in columns}
+            for row in value
+        ]

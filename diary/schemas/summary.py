@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, post_dump, validate
 
 from diary.domain import instruments
 from diary.schemas.alerts import AlertSchema
-from diary.schemas.fields import Instant, Text
+from diary.schemas.fields import Instant, Rows, Text
 from diary.schemas.monitoring import MonitoringFlagsSchema, MonitoringRecordSchema
 
 
@@ -160,7 +160,7 @@ class SummarySchema(Schema):
     timezone = fields.String()
     mood = fields.Nested(ScaleSchema)
     anxiety = fields.Nested(ScaleSchema)
-    daily = fields.List(fields.Nested(DailySchema))
+    daily = Rows(DailySchema)
     assessments = fields.Nested(AssessmentSeriesSchema)
     phq9_outcome = fields.Nested(Phq9OutcomeSchema)
     madrs_outcome = fields.Nested(MadrsOutcomeSchema)
