@@ -333,7 +333,9 @@ def _store(
             "baseline_anxiety": effect.baseline_anxiety,
             "effect_days": effect.effect_days,
         }
-        for session, effect, settled in computed
+        # In one order for every writer: two readers storing the same sessions never wait
+        # on each other's rows in opposite orders (a deadlock on PostgreSQL).
+        for session, effect, settled in sorted(computed, key=lambda c: c[0].id)
     ]
     upsert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = upsert(SessionEffect)
