@@ -13,7 +13,9 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from diary.extensions import db
 from diary.timeutil import UTC
 from tests.conftest import sql_statements
 from tests.helpers import expect_error, expect_invalid
@@ -582,6 +584,25 @@ def test_a_new_entry_costs_two_statements_on_postgresql(app, api, patient, backe
     assert not any("SAVEPOINT" in s for s in statements)
     assert resp.json["side_effects"] == []
     assert resp.json["version"] == 1
+
+
+def test_the_token_check_and_a_new_entrys_statement_run_on_the_driver_on_postgresql(app, api, patient, backend):
+    """Both statements of the hot path skip SQLAlchemy's execution on PostgreSQL (and only
+    there); the answer and the stored row are the same as through SQLAlchemy (the test above
+    runs the same request with a statement listener, which takes SQLAlchemy's path)."""
+    from diary.domain.entries import _ENTRY_INSERT_READING_TRENDS
+    from diary.domain.tokens import _PRINCIPAL
+
+    resp = log_entry(api, patient, entry(mood=4, anxiety=6))
+
+    assert resp.status_code == 201, resp.json
+    with app.app_context():
+        dialect = db.engine.dialect
+        on_driver = [_PRINCIPAL.on_driver(dialect), _ENTRY_INSERT_READING_TRENDS.on_driver(dialect)]
+        stored = db.session.execute(text("SELECT mood, anxiety FROM entries WHERE id = :id"), {"id": resp.json["id"]})
+        assert stored.all() == [(4, 6)]
+    assert on_driver == ([True, True] if backend == "postgresql" else [False, False])
+    assert (resp.json["mood"], resp.json["anxiety"], resp.json["version"]) == (4, 6, 1)
 
 
 def test_side_effects_add_one_statement_and_a_replay_reads_the_stored_entry(app, api, patient, backend):

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import String, TextClause, bindparam, column, func, insert, select, text, tuple_
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from diary.database import HotStatement
 from diary.domain import alerts, effects, outbox, panel, safety
 from diary.domain.errors import Conflict, DomainError, NotFound
 from diary.domain.instants import not_in_future
@@ -140,7 +141,7 @@ def _entry_insert_reading_trends():
     return TREND_WINDOWS.add_cte(inserted).add_cte(bumped).add_columns(was_inserted)
 
 
-_ENTRY_INSERT_READING_TRENDS = _entry_insert_reading_trends()
+_ENTRY_INSERT_READING_TRENDS = HotStatement(_entry_insert_reading_trends())
 _ENTRY_COLUMNS = tuple(column.name for column in Entry.__table__.columns)
 _SIDE_EFFECT_INSERT = insert(EntrySideEffect.__table__)
 _PANEL_BUMP = text(panel.bump_sql(only_if_inserted=False))
@@ -190,7 +191,7 @@ def create_entry(
     counted = panel.entry_params(patient.user_id, recorded_at, entry.mood, now, backdated=backdated)
     if trends is not None and count_in_panel and connection.dialect.name == "postgresql":
         params = {**row, **trends.params(patient.user_id), **counted}
-        totals = connection.execute(_ENTRY_INSERT_READING_TRENDS, params).one()
+        totals = _ENTRY_INSERT_READING_TRENDS.first(connection, params)
         created = totals.inserted == 1
         trends = trends.with_totals(totals).adding(entry.local_date, entry.mood, entry.anxiety)
     else:

@@ -18,7 +18,7 @@ from flask import current_app
 from jwt.algorithms import HMACAlgorithm
 from sqlalchemy import bindparam, select, update
 
-from diary.database import retry_if_disconnected
+from diary.database import HotStatement, retry_if_disconnected
 from diary.domain.errors import AuthFailed
 from diary.extensions import db
 from diary.models import AuthSession, PatientProfile, RefreshToken, User
@@ -166,11 +166,18 @@ def revoke_session(session_id: str, *, reason: str) -> None:
     )
 
 
-# Built once: every authenticated request runs it, and a statement built per request costs
-# more Python than the query costs PostgreSQL. Core columns: only values, no ORM objects.
+# Built once and run on the driver: every authenticated request runs it, and a statement built
+# per request costs more Python than the query costs PostgreSQL. Plain values only (whether
+# the session is revoked, not when: an instant would need converting on its way out).
 _users, _sessions, _profiles = User.__table__, AuthSession.__table__, PatientProfile.__table__
-_PRINCIPAL = (
-    select(_users.c.role, _users.c.clinic_id, _users.c.is_active, _sessions.c.revoked_at, _profiles.c.timezone)
+_PRINCIPAL = HotStatement(
+    select(
+        _users.c.role,
+        _users.c.clinic_id,
+        _users.c.is_active,
+        _sessions.c.revoked_at.is_not(None).label("revoked"),
+        _profiles.c.timezone,
+    )
     .select_from(
         _users.join(_sessions, _sessions.c.user_id == _users.c.id).outerjoin(
             _profiles, _profiles.c.user_id == _users.c.id
@@ -204,8 +211,8 @@ def authenticate_access_token(token: str) -> Principal:
     params = {"user_id": claims["sub"], "session_id": claims["sid"]}
     # The first statement of every authenticated request: where a connection that died in
     # the pool shows itself, and safe to run again.
-    row = retry_if_disconnected(lambda: db.session.connection().execute(_PRINCIPAL, params).one_or_none())
-    if row is None or row.revoked_at is not None or not row.is_active:
+    row = retry_if_disconnected(lambda: _PRINCIPAL.first(db.session.connection(), params))
+    if row is None or row.revoked or not row.is_active:
         raise AuthFailed("invalid access token", code="invalid_token")
     return Principal(claims["sub"], row.role, row.clinic_id, claims["sid"], row.timezone)
 
@@ -214,7 +221,7 @@ def principal_of_session(user_id: str, session_id: str) -> Principal | None:
     """Who an open login session speaks for, as the database says now; None when the session
     is revoked or unknown, or the user inactive (the same one query as a bearer token)."""
     params = {"user_id": user_id, "session_id": session_id}
-    row = retry_if_disconnected(lambda: db.session.connection().execute(_PRINCIPAL, params).one_or_none())
-    if row is None or row.revoked_at is not None or not row.is_active:
+    row = retry_if_disconnected(lambda: _PRINCIPAL.first(db.session.connection(), params))
+    if row is None or row.revoked or not row.is_active:
         return None
     return Principal(user_id, row.role, row.clinic_id, session_id, row.timezone)
