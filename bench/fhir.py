@@ -31,10 +31,9 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from diary.domain.scoring import score  # noqa: E402
-
 from diary import create_app  # noqa: E402
-from diary.domain import accounts, panel  # noqa: E402
+from diary.domain import accounts, entry_days, panel  # noqa: E402
+from diary.domain.instruments import score  # noqa: E402
 from diary.extensions import db  # noqa: E402
 from diary.models import Assessment, Entry, PatientProfile, TreatmentSession, User  # noqa: E402
 from diary.timeutil import UTC, local_date  # noqa: E402
@@ -92,6 +91,7 @@ def seed(clinic_id: str, now: dt.datetime, rng: random.Random) -> str:
                 }
             )
     db.session.execute(insert(Entry), entries)
+    entry_days.recount([user.id])  # as the writes would have summed them
     sessions = []
     for i in range(100):
         started = now - dt.timedelta(days=7.3 * i, hours=6)
@@ -113,7 +113,7 @@ def seed(clinic_id: str, now: dt.datetime, rng: random.Random) -> str:
         answers = [rng.randint(0, 3) for _ in range(9 if instrument == "phq9" else 7)]
         if instrument == "phq9":
             answers[8] = 0
-        total, band = score(instrument, answers)
+        scored = score(instrument, answers)
         at = now - dt.timedelta(days=14.6 * i, hours=2)
         assessments.append(
             {
@@ -121,8 +121,8 @@ def seed(clinic_id: str, now: dt.datetime, rng: random.Random) -> str:
                 "patient_id": user.id,
                 "instrument": instrument,
                 "answers": answers,
-                "total": total,
-                "severity": band,
+                "total": scored.total,
+                "severity": scored.severity,
                 "recorded_at": at,
                 "local_date": local_date(at, ZONE),
                 "timezone": ZONE,

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from diary import create_app  # noqa: E402
-from diary.domain import accounts, panel  # noqa: E402
+from diary.domain import accounts, entry_days, panel  # noqa: E402
 from diary.domain.instruments import score  # noqa: E402
 from diary.extensions import db  # noqa: E402
 from diary.models import Assessment, Checkin, Entry, PatientProfile, TreatmentSession, User  # noqa: E402
@@ -93,6 +93,7 @@ def history(patient_id: str, days: int, per_day: int, now: dt.datetime, rng: ran
             rows = []
     if rows:
         db.session.execute(insert(Entry), rows)
+    entry_days.recount([patient_id])  # as the writes would have summed them
     sessions, checkins, phq9 = [], [], []
     for day in range(0, days, 21):
         started = now - dt.timedelta(days=day, hours=6)

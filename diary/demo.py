@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from diary.domain import accounts, alerts, devices, instruments
+from diary.domain import accounts, alerts, devices, entry_days, instruments
 from diary.domain.sessions import record_session
 from diary.extensions import db
 from diary.models import Assessment, Clinic, Entry, PatientProfile, SessionMonitoring, TreatmentSession, User
@@ -331,10 +331,12 @@ def _seed_monitoring(clinician: User, clinic: Clinic, rng: random.Random) -> Non
 
 
 def _run_the_rules(clinic: Clinic) -> None:
-    """The history went in directly, so run what a write would have run: the trend rules,
-    the rules of each patient's latest PHQ-9 and of their self-harm reports. The worker's
-    rules (disengagement, the wear-off warning) follow at its first tick."""
-    for profile in db.session.scalars(select(PatientProfile).where(PatientProfile.clinic_id == clinic.id)):
+    """The history went in directly, so run what a write would have run: the daily sums,
+    the trend rules, the rules of each patient's latest PHQ-9 and of their self-harm
+    reports. The worker's rules (disengagement, the wear-off warning) follow at its first tick."""
+    profiles = db.session.scalars(select(PatientProfile).where(PatientProfile.clinic_id == clinic.id)).all()
+    entry_days.recount(profile.user_id for profile in profiles)
+    for profile in profiles:
         latest_phq9 = db.session.scalar(
             select(Assessment)
             .where(Assessment.patient_id == profile.user_id, Assessment.instrument == "phq9")

@@ -48,6 +48,7 @@ TABLES = [
     "devices",
     "enrollment_codes",
     "entries",
+    "entry_days",
     "entry_side_effects",
     "entry_versions",
     "notifications",

@@ -563,11 +563,11 @@ def _shapes(statements: list[str]) -> list[str]:
 
 
 # What a new entry costs after the token's principal: on PostgreSQL the INSERT carries the
-# trend-window aggregate and the patient's panel increment in the same statement (data-
-# modifying CTEs); SQLite runs them apart.
+# patient's panel increment, the entry's day and the trend windows (read from the days) in
+# the same statement (data-modifying CTEs); SQLite runs them apart.
 WRITE_AND_TRENDS = {
-    "postgresql": ["INSERT entries + SELECT entries"],
-    "sqlite": ["INSERT entries", "UPDATE patient_panel", "SELECT entries"],
+    "postgresql": ["INSERT entries + SELECT entry_days"],
+    "sqlite": ["INSERT entries", "UPDATE patient_panel", "INSERT entry_days", "SELECT entry_days"],
 }
 
 
@@ -581,6 +581,7 @@ def test_a_new_entry_costs_two_statements_on_postgresql(app, api, patient, backe
     assert _shapes(statements) == ["SELECT users", *WRITE_AND_TRENDS[backend]], statements
     assert "ON CONFLICT (id) DO NOTHING" in statements[1]
     assert any("UPDATE patient_panel" in s for s in statements[1:])
+    assert any("INSERT INTO entry_days" in s for s in statements[1:])
     assert not any("SAVEPOINT" in s for s in statements)
     assert resp.json["side_effects"] == []
     assert resp.json["version"] == 1

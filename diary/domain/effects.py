@@ -36,7 +36,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from diary.extensions import db
-from diary.models import Entry, PatientPanel, SessionEffect, TreatmentSession
+from diary.models import Entry, EntryDay, PatientPanel, SessionEffect, TreatmentSession
 
 BASELINE_DAYS = 7
 # How far after a session its effect is followed (beyond a summary's window if need be).
@@ -76,33 +76,33 @@ PER_PATIENT_CONDITIONS = 50
 
 
 def _daily_sums_of(ranges: Mapping[str, tuple[dt.date, dt.date]]) -> dict[str, list[DaySums]]:
-    """Daily sums of several patients, each over their own range of local dates, in one query."""
+    """Daily sums of several patients, each over their own range of local dates, in one
+    query (of entry_days: a row a day, however many entries the day holds)."""
     by_patient: dict[str, list[DaySums]] = {patient_id: [] for patient_id in ranges}
     if not ranges:
         return by_patient
     if len(ranges) <= PER_PATIENT_CONDITIONS:
         where = or_(
             *(
-                and_(Entry.patient_id == patient_id, Entry.local_date >= first, Entry.local_date <= last)
+                and_(EntryDay.patient_id == patient_id, EntryDay.local_date >= first, EntryDay.local_date <= last)
                 for patient_id, (first, last) in ranges.items()
             )
         )
     else:
         where = and_(
-            Entry.patient_id.in_(list(ranges)),
-            Entry.local_date >= min(first for first, _ in ranges.values()),
-            Entry.local_date <= max(last for _, last in ranges.values()),
+            EntryDay.patient_id.in_(list(ranges)),
+            EntryDay.local_date >= min(first for first, _ in ranges.values()),
+            EntryDay.local_date <= max(last for _, last in ranges.values()),
         )
     rows = db.session.execute(
-        select(Entry.patient_id, Entry.local_date, func.sum(Entry.mood), func.sum(Entry.anxiety), func.count(Entry.id))
-        .where(Entry.deleted_at.is_(None), where)
-        .group_by(Entry.patient_id, Entry.local_date)
-        .order_by(Entry.patient_id, Entry.local_date)
+        select(EntryDay.patient_id, EntryDay.local_date, EntryDay.mood_sum, EntryDay.anxiety_sum, EntryDay.entry_count)
+        .where(where)
+        .order_by(EntryDay.patient_id, EntryDay.local_date)
     )
     for patient_id, day, mood, anxiety, n in rows:
         first, last = ranges[patient_id]
         if first <= day <= last:
-            by_patient[patient_id].append((day, int(mood), int(anxiety), int(n)))
+            by_patient[patient_id].append((day, mood, anxiety, n))
     return by_patient
 
 

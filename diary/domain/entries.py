@@ -18,7 +18,7 @@ from sqlalchemy import String, TextClause, bindparam, column, func, insert, sele
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from diary.database import HotStatement
-from diary.domain import alerts, effects, outbox, panel, safety
+from diary.domain import alerts, effects, entry_days, outbox, panel, safety
 from diary.domain.errors import Conflict, DomainError, NotFound
 from diary.domain.instants import not_in_future
 from diary.domain.keyset import BY_INSTANT_AND_ID, Page
@@ -130,21 +130,25 @@ _ENTRY_INSERT = _entry_insert_sql().execution_options(preserve_rowcount=True)
 
 def _entry_insert_reading_trends():
     """PostgreSQL: the INSERT as a data-modifying CTE of the trend-window aggregate, with the
-    panel's increment as a second one, so a new entry, the figures its alert rules need and
-    its patient's place on the panel cost one round trip. Every part of one statement reads
-    the same snapshot: the aggregate does not see the row the CTE inserts, and create_entry
-    adds it (TrendWindows.adding); the panel row is only bumped if the INSERT inserted."""
+    panel's increment and the entry's day (entry_days) as two more, so a new entry, the
+    figures its alert rules need and its patient's place on the panel cost one round trip.
+    Every part of one statement reads the same snapshot: the aggregate does not see the day
+    the CTE adds to, and create_entry adds the entry (TrendWindows.adding); the panel row is
+    only bumped if the INSERT inserted, and the day only added to after the bump (which
+    locks the patient's panel row first, as entry_days requires)."""
     inserted = _entry_insert_sql(" RETURNING id").columns(column("id", String)).cte("inserted")
     bump = text(panel.bump_sql(only_if_inserted=True) + " RETURNING patient_id")
     bumped = bump.columns(column("patient_id", String)).cte("bumped")
+    added = entry_days.add_statement(after_bump=True).columns().cte("added")
     was_inserted = select(func.count()).select_from(inserted).scalar_subquery().label("inserted")
-    return TREND_WINDOWS.add_cte(inserted).add_cte(bumped).add_columns(was_inserted)
+    return TREND_WINDOWS.add_cte(inserted).add_cte(bumped).add_cte(added).add_columns(was_inserted)
 
 
 _ENTRY_INSERT_READING_TRENDS = HotStatement(_entry_insert_reading_trends())
 _ENTRY_COLUMNS = tuple(column.name for column in Entry.__table__.columns)
 _SIDE_EFFECT_INSERT = insert(EntrySideEffect.__table__)
 _PANEL_BUMP = text(panel.bump_sql(only_if_inserted=False))
+_DAY_ADD = entry_days.add_statement(after_bump=False)
 
 
 class StoredEntry(NamedTuple):
@@ -161,8 +165,9 @@ def create_entry(
 
     The same id with other content, or another patient's id, is a Conflict. With
     `read_trends`, a new entry comes with the patient's trend windows as they stand with it,
-    read by the INSERT itself on PostgreSQL (which also counts it on the panel). Without
-    `count_in_panel` the caller recounts the panel row itself (a batch, once for all).
+    read by the INSERT itself on PostgreSQL (which also counts it on the panel and in its
+    day). Without `count_in_panel` the caller recounts the panel row and the entry's day
+    itself (a batch, once for all).
     """
     recorded_at = not_in_future("recorded_at", fields["recorded_at"])
     checkin = _own_checkin(patient.user_id, fields["checkin_id"]) if fields.get("checkin_id") else None
@@ -198,6 +203,7 @@ def create_entry(
         created = connection.execute(_ENTRY_INSERT, row).rowcount == 1
         if created and count_in_panel:
             connection.execute(_PANEL_BUMP, counted)
+            connection.execute(_DAY_ADD, row)  # after the bump: the panel row is locked first
         if created and trends is not None:
             trends = read_trend_windows(patient.user_id, trends.today)
     if created:
@@ -281,6 +287,7 @@ def sync_entries(patient: Patient, items: Sequence[dict[str, Any] | RejectedItem
                 stored.append(entry)
     if stored:
         panel.after_entries_changed(patient.user_id, patient.clinic_id)
+        entry_days.recount([patient.user_id], {entry.local_date for entry in stored})
     alerts.after_entries(patient, stored)
     return BatchOutcome(results, safety.crisis_resources(patient.clinic_id) if at_risk else None)
 
@@ -295,6 +302,7 @@ def live_entry(patient_id: str, entry_id: str) -> Entry:
 def update_entry(profile: Patient, entry_id: str, changes: dict[str, Any]) -> Entry:
     entry = live_entry(profile.user_id, entry_id)
     before = entry_content(entry)
+    days = {entry.local_date}
     if "recorded_at" in changes:
         changes = {**changes, "recorded_at": not_in_future("recorded_at", changes["recorded_at"])}
     checkin = None
@@ -318,6 +326,7 @@ def update_entry(profile: Patient, entry_id: str, changes: dict[str, Any]) -> En
     db.session.flush()
     effects.entries_moved(profile.user_id)
     panel.after_entries_changed(profile.user_id, profile.clinic_id)
+    entry_days.recount([profile.user_id], days | {entry.local_date})
     return entry
 
 
@@ -337,6 +346,7 @@ def delete_entry(patient: Patient, entry_id: str) -> None:
     db.session.flush()
     effects.entries_moved(patient.user_id)
     panel.after_entries_changed(patient.user_id, patient.clinic_id)
+    entry_days.recount([patient.user_id], [entry.local_date])
 
 
 def list_entries(

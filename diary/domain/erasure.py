@@ -1,6 +1,6 @@
 """Right to erasure: remove everything about a patient, keep who-did-what with ids only.
 
-Deleted: entries (and their versions and side effects), questionnaires, sessions (and
+Deleted: entries (and their versions, side effects and daily sums), questionnaires, sessions (and
 their monitoring), check-ins, outbox rows, alerts, devices, logins, enrolment codes and the profile. The
 user row stays as an empty tombstone (no email, no password, inactive), because the
 append-only audit trail refers to it by id; audit rows themselves hold ids and action
@@ -22,6 +22,7 @@ from diary.models import (
     Device,
     EnrollmentCode,
     Entry,
+    EntryDay,
     EntrySideEffect,
     EntryVersion,
     Notification,
@@ -57,6 +58,7 @@ def erase_patient(patient_id: str) -> dict[str, int]:
         ("entry_side_effects", delete(EntrySideEffect).where(EntrySideEffect.entry_id.in_(entries))),
         ("entry_versions", delete(EntryVersion).where(EntryVersion.entry_id.in_(entries))),
         ("entries", delete(Entry).where(Entry.patient_id == patient_id)),
+        ("entry_days", delete(EntryDay).where(EntryDay.patient_id == patient_id)),
         ("checkins", delete(Checkin).where(Checkin.patient_id == patient_id)),
         # Assessments first: a clinician's rating may point at one of the sessions.
         ("assessments", delete(Assessment).where(Assessment.patient_id == patient_id)),

@@ -2,7 +2,7 @@
 
 The recent local days (ALERT_TREND_RECENT_DAYS, up to today) against the baseline days
 before them (ALERT_TREND_BASELINE_DAYS): entries, mood sum and anxiety sum of each, read
-in one pass over the (patient_id, local_date) index. Sums and counts stay integers, so the
+from the patient's entry_days rows (diary.domain.entry_days). Sums and counts stay integers, so the
 rules compare exact fractions.
 """
 
@@ -17,31 +17,31 @@ from flask import current_app
 from sqlalchemy import Date, bindparam, case, func, literal_column, select
 
 from diary.extensions import db
-from diary.models import Entry
+from diary.models import EntryDay
 
 
 def _trend_windows_statement():
     """Count and sums of mood and anxiety for the recent days and for the baseline days
-    before them, in one pass over the patient's (patient_id, local_date) index. Built once:
-    it runs after every diary write (on PostgreSQL, inside the INSERT of a new entry)."""
-    entries = Entry.__table__
-    day, recent_first = entries.c.local_date, bindparam("recent_first", type_=Date)
-    zero, one = literal_column("0"), literal_column("1")
+    before them, from the patient's entry_days rows (one a day, however many entries it
+    holds). Built once: it runs after every diary write (on PostgreSQL, inside the INSERT
+    of a new entry)."""
+    days = EntryDay.__table__
+    day, recent_first = days.c.local_date, bindparam("recent_first", type_=Date)
+    zero = literal_column("0")
 
-    def total(recent: bool, column=None):
+    def total(recent: bool, column):
         in_window = day >= recent_first if recent else day < recent_first
-        return func.coalesce(func.sum(case((in_window, one if column is None else column), else_=zero)), zero)
+        return func.coalesce(func.sum(case((in_window, column), else_=zero)), zero)
 
     return select(
-        total(True).label("n_recent"),
-        total(True, entries.c.mood).label("mood_recent"),
-        total(True, entries.c.anxiety).label("anxiety_recent"),
-        total(False).label("n_base"),
-        total(False, entries.c.mood).label("mood_base"),
-        total(False, entries.c.anxiety).label("anxiety_base"),
+        total(True, days.c.entry_count).label("n_recent"),
+        total(True, days.c.mood_sum).label("mood_recent"),
+        total(True, days.c.anxiety_sum).label("anxiety_recent"),
+        total(False, days.c.entry_count).label("n_base"),
+        total(False, days.c.mood_sum).label("mood_base"),
+        total(False, days.c.anxiety_sum).label("anxiety_base"),
     ).where(
-        entries.c.patient_id == bindparam("patient_id"),
-        entries.c.deleted_at.is_(None),
+        days.c.patient_id == bindparam("patient_id"),
         day >= bindparam("base_first", type_=Date),
         day <= bindparam("today", type_=Date),
     )

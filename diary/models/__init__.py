@@ -4,7 +4,7 @@ from diary.models.alerts import ALERT_STATUSES, RULES, SEVERITY, UNRESOLVED, Ale
 from diary.models.audit import AuditEvent
 from diary.models.clinics import Clinic
 from diary.models.effects import SessionEffect
-from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntrySideEffect, EntryVersion
+from diary.models.entries import SIDE_EFFECTS, Assessment, Entry, EntryDay, EntrySideEffect, EntryVersion
 from diary.models.monitoring import ADVERSE_EVENTS, OBSERVED_LEVELS, SessionMonitoring
 from diary.models.outbox import KINDS, OPEN_STATUSES, Notification, WorkerHeartbeat
 from diary.models.panel import NO_MOOD, PanelWindow, PatientPanel
@@ -45,6 +45,7 @@ __all__ = [
     "Device",
     "EnrollmentCode",
     "Entry",
+    "EntryDay",
     "EntrySideEffect",
     "EntryVersion",
     "Notification",

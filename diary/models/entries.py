@@ -79,6 +79,24 @@ class Entry(db.Model):
             self.side_effect_rows = [EntrySideEffect(effect=e) for e in wanted]
 
 
+class EntryDay(db.Model):
+    """A patient's live entries of one local day, summed (diary.domain.entry_days).
+
+    Derived, never the truth: kept by every write of an entry in its own transaction, and
+    equal to the live entries grouped by (patient_id, local_date). A day without live
+    entries has no row. What the trend rules, the summary's daily series and the session
+    effects read: one row a day, however many entries the day holds.
+    """
+
+    __tablename__ = "entry_days"
+
+    patient_id: Mapped[str] = mapped_column(String(36), ForeignKey("users.id"), primary_key=True)
+    local_date: Mapped[dt.date] = mapped_column(primary_key=True)
+    entry_count: Mapped[int] = mapped_column(Integer)
+    mood_sum: Mapped[int] = mapped_column(Integer)
+    anxiety_sum: Mapped[int] = mapped_column(Integer)
+
+
 class EntrySideEffect(db.Model):
     """One reported side effect; a row each so summaries count them with GROUP BY."""
 
