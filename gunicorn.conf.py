@@ -2,6 +2,7 @@
 
 import glob
 import os
+import sys
 
 # Loopback unless told otherwise: the app sits behind a TLS-terminating proxy. A platform
 # that hands out $PORT (Procfile hosts) gets gunicorn's own behaviour for it: all interfaces.
@@ -37,6 +38,16 @@ if os.environ.get("GUNICORN_CONTROL_SOCKET"):
 # No preload: each worker builds its own app after the fork, so no database connection,
 # thread or metrics file is ever shared between processes.
 preload_app = False
+
+
+def post_fork(server, worker):
+    # PyJWT looks for `cryptography` when it is imported (for RSA and EC keys) and loads its
+    # native library: 8 MiB of every API worker's memory for algorithms the API never uses
+    # (its tokens are HS256, checked with hmac). A None in sys.modules makes that import
+    # fail, as PyJWT expects where cryptography is not installed. Only gunicorn's workers:
+    # the worker process (`flask diary worker`) needs cryptography for FCM and keeps it.
+    sys.modules.setdefault("cryptography", None)
+
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 

@@ -167,3 +167,23 @@ def test_live_server_answers_every_operation_within_the_contract(live_server, li
         except (Exception, FailureGroup) as exc:
             failures.append(f"### {operation.label}: {exc}")
     assert not failures, "\n\n".join(failures) + f"\n\n### gunicorn log (tail)\n{live_server.log_tail()}"
+
+
+def _worker_pids(master: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def test_api_workers_check_tokens_without_loading_cryptography(live_server, live_tokens):
+    """gunicorn.conf.py keeps PyJWT from loading cryptography's native library into API
+    workers (8 MiB each): a patient's and a clinician's token still pass, and no worker has
+    the library mapped."""
+    for token, path in ((live_tokens["patient"], "/api/v1/me"), (live_tokens["staff"], "/api/v1/patients")):
+        request = urllib.request.Request(f"{live_server.base}{path}", headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert resp.status == 200
+    workers = _worker_pids(live_server.proc.pid)
+    assert len(workers) == 2
+    for pid in workers:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert "/cryptography/" not in maps, f"worker {pid} loaded cryptography"
+        assert "/_argon2_cffi_bindings/" in maps  # the right process: it loaded the app's native parts
