@@ -34,9 +34,10 @@ def configure(app: Flask) -> None:
         if app.config["LOG_FORMAT"] == "json"
         else {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     )
-    # No thread or process fields are logged: skip collecting them for every record (the
-    # logging HOWTO's "Optimization"; the access log writes one record per request).
+    # No thread, process or source-line fields are logged: skip collecting them for every
+    # record (the logging HOWTO's "Optimization"; the access log writes one per request).
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     logging.config.dictConfig(
         {
             "version": 1,
