@@ -101,7 +101,7 @@ class HotStatement:
     For these statements SQLAlchemy's execution (cache key, parameter dict, result metadata
     from the cursor's description, row objects) cost several times what psycopg itself does:
     14 % of a new entry's instructions for the token check and the entry's INSERT together
-    (callgrind, bench/ingest.py). The statement is still built with SQLAlchemy and compiled
+    (callgrind, bench/instructions.py). The statement is still built with SQLAlchemy and compiled
     once per dialect, with its types' bind conversions; it runs on the session's connection,
     in the session's transaction. A driver error comes out as SQLAlchemy raises it (a lost
     connection is invalidated and says so), so `retry_if_disconnected` and the 503 handler
