@@ -13,6 +13,7 @@ Kiritimati is UTC+14, its local midnight is 10:00Z; Tokyo is UTC+9, midnight at 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 import uuid
@@ -30,6 +31,7 @@ NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BERLIN = "Europe/Berlin"
 KIRITIMATI = "Pacific/Kiritimati"
 TOKYO = "Asia/Tokyo"
+FEB_27, FEB_28, MAR_1 = dt.date(2026, 2, 27), dt.date(2026, 2, 28), dt.date(2026, 3, 1)
 
 Day = tuple[str, dt.date, int, int, int]  # patient_id, local_date, entry_count, mood_sum, anxiety_sum
 
@@ -42,22 +44,24 @@ def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
 
 
-def kept_days(world, patient_id: str | None = None) -> list[Day]:
-    """The rows of entry_days (of one patient, when given), ordered by patient and day."""
+def kept_days(world, *patient_ids: str) -> list[Day]:
+    """The rows of entry_days (only these patients', when given), ordered by patient and day."""
     rows = world.rows("SELECT patient_id, local_date, entry_count, mood_sum, anxiety_sum FROM entry_days")
     days = [(p, _date(day), count, mood, anxiety) for p, day, count, mood, anxiety in rows]
-    return sorted(day for day in days if patient_id in (None, day[0]))
+    return sorted(day for day in days if not patient_ids or day[0] in patient_ids)
 
 
-def days_from_entries(world) -> list[Day]:
-    """The live entries summed per patient and local day in plain Python, from the raw rows."""
+def days_from_entries(world, *patient_ids: str) -> list[Day]:
+    """The live entries summed per patient and local day in plain Python, from the raw rows
+    (only these patients', when given)."""
     totals: dict[tuple[str, dt.date], tuple[int, int, int]] = {}
     for patient_id, day, mood, anxiety in world.rows(
         "SELECT patient_id, local_date, mood, anxiety FROM entries WHERE deleted_at IS NULL"
     ):
         count, moods, anxieties = totals.get((patient_id, _date(day)), (0, 0, 0))
         totals[(patient_id, _date(day))] = (count + 1, moods + mood, anxieties + anxiety)
-    return sorted((patient_id, day, *sums) for (patient_id, day), sums in totals.items())
+    days = [(patient_id, day, *sums) for (patient_id, day), sums in totals.items()]
+    return sorted(day for day in days if not patient_ids or day[0] in patient_ids)
 
 
 def entry(recorded_at: str | dt.datetime, mood: int, anxiety: int) -> dict[str, Any]:
@@ -98,9 +102,6 @@ def begin(clock, world) -> Account:
     """Set the clock to NOW, then create a clinic and its clinician."""
     clock.set(NOW)
     return world.staff(world.clinic())
-
-
-FEB_27, FEB_28, MAR_1 = dt.date(2026, 2, 27), dt.date(2026, 2, 28), dt.date(2026, 3, 1)
 
 
 # --------------------------------------------------------------------------- by hand
@@ -306,8 +307,10 @@ def _body(half_hours: int, mood: int, anxiety: int) -> dict[str, Any]:
 )
 def test_the_kept_days_are_what_the_raw_rows_give_whatever_the_history(clock, world, api, histories, actions):
     """Each patient's first entries go one by one, then the rest (from `batch_from` on) in one
-    batch with a resend of its first; random writes follow. After every step the whole table
-    must be the raw rows' aggregate (earlier examples' patients included)."""
+    batch with a resend of its first; random writes follow. After every step this example's
+    patients' rows must be the raw rows' aggregate: all of them, so a write that touched
+    another patient's days shows. Only theirs, though: the database outlives an example, and
+    a shrunk example must fail by itself, not by what an earlier one left."""
     clinician = begin(clock, world)
     zones = [BERLIN, KIRITIMATI, TOKYO]
     patients = [world.patient(clinician, zones[i]) for i in range(len(histories))]
@@ -315,7 +318,8 @@ def test_the_kept_days_are_what_the_raw_rows_give_whatever_the_history(clock, wo
     deleted: set[str] = set()
 
     def check(step: str) -> None:
-        assert kept_days(world) == days_from_entries(world), step
+        ours = [patient.id for patient in patients]
+        assert kept_days(world, *ours) == days_from_entries(world, *ours), step
 
     for patient, (history, batch_from) in zip(patients, histories, strict=True):
         bodies = [_body(*e) for e in history]
@@ -377,9 +381,9 @@ def test_the_kept_days_are_what_the_raw_rows_give_whatever_the_history(clock, wo
 
 POSTERS = 4
 PER_POSTER = 10
-ROUNDS = 3
+ROUNDS = 6
 
-Outcome = tuple[str, int | str, int | str]  # what was asked, what came back, what had to come back
+Outcome = tuple[str, Any, Any]  # what was asked, what came back, what had to come back
 
 
 def _run_together(app, jobs: list[Callable[[Api], list[Outcome]]]) -> list:
@@ -406,114 +410,104 @@ def _run_together(app, jobs: list[Callable[[Api], list[Outcome]]]) -> list:
 
 
 def test_concurrent_writers_of_one_patients_days_leave_exact_sums(clock, world, api, app, backend):
-    """Four threads post ten entries each to one local day while others, at the same moment,
-    move entries between that day and the day before (both ways), delete from both, post a
-    batch that writes the two days in turn and replay stored entries. Nothing may fail or
-    deadlock, and each day's row must be the sum of what the requests left."""
+    """Four threads post ten entries each to the patient's today while others, at the same
+    moment, move entries back and forth between today and yesterday, delete from both, post
+    batches (one of today's entries only, two across both days) and replay stored entries.
+    Nothing may fail or deadlock (a deadlock answers 503), and each day's row must be the sum
+    of what the requests left, worked out from their bodies."""
     if backend != "postgresql":
         pytest.skip("SQLite serialises writers: two transactions never interleave here; PostgreSQL shows the race")
     clinician = begin(clock, world)
     pat = world.patient(clinician, BERLIN)
-    # entry id -> (local day in Berlin, mood, anxiety), for every live entry: the expected sums come from here.
+    # Berlin's Mar 1 runs from 23:00Z on Feb 28 to NOW and on; Feb 28 from 23:00Z on Feb 27.
+    today, yesterday = MAR_1, FEB_28
+    minutes = itertools.count(1)
+    # entry id -> (local day, mood, anxiety) of every live entry: the expected sums come from here.
     live: dict[str, tuple[dt.date, int, int]] = {}
+    bodies_day: dict[str, dt.date] = {}  # entry id -> the local day of its recorded_at as posted
 
-    def at(day: dt.date, minute: int) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(8, 0), tzinfo=UTC) + dt.timedelta(minutes=minute)
+    def on(day: dt.date) -> str:
+        """A fresh instant on `day` in Berlin: a minute further back from NOW (today) or from
+        12:00Z (yesterday) at each call; a round uses fewer than 100, six rounds fewer than 660."""
+        noon = NOW if day == today else NOW - dt.timedelta(days=1)
+        return (noon - dt.timedelta(minutes=next(minutes))).isoformat()
+
+    def new(day: dt.date, mood: int, anxiety: int) -> dict[str, Any]:
+        body = entry(on(day), mood, anxiety)
+        bodies_day[body["id"]] = day
+        return body
+
+    def requests(client: Api, calls: list[tuple[str, str, dict[str, Any] | None, int]]) -> list[Outcome]:
+        return [
+            (f"{method} {path}", client.call(method, path, body, token=pat.token).status_code, wanted)
+            for method, path, body, wanted in calls
+        ]
+
+    def send_batch(client: Api, bodies: list[dict[str, Any]]) -> list[Outcome]:
+        """A batch of new entries and, last, a resend: each item's status checked."""
+        resp = client.post("/me/entries/batch", {"entries": bodies}, token=pat.token)
+        if resp.status_code != 200:
+            return [("POST /me/entries/batch", resp.status_code, 200)]
+        statuses = [result["status"] for result in resp.json["results"]]
+        return [("POST /me/entries/batch", statuses, ["created"] * (len(bodies) - 1) + ["duplicate"])]
 
     for round_ in range(ROUNDS):
-        # s1-s4 on Feb 28, o1-o4 on Feb 27 (Berlin days).
-        names = [("s1", FEB_28), ("s2", FEB_28), ("s3", FEB_28), ("s4", FEB_28)]
-        names += [("o1", FEB_27), ("o2", FEB_27), ("o3", FEB_27), ("o4", FEB_27)]
-        seeds = {
-            name: entry(at(day, 10 * round_ + n), (3 * n + round_) % 11, (5 * n + 2) % 11)
-            for n, (name, day) in enumerate(names)
-        }
+        names = [("s1", today), ("s2", today), ("s3", today), ("s4", today)]
+        names += [("y1", yesterday), ("y2", yesterday), ("y3", yesterday), ("y4", yesterday)]
+        seeds = {name: new(day, (3 * n + round_) % 11, (5 * n + 2) % 11) for n, (name, day) in enumerate(names)}
         for name, day in names:
             post(api, pat, seeds[name])
             live[seeds[name]["id"]] = (day, seeds[name]["mood"], seeds[name]["anxiety"])
+        s1, s2, s3, y1, y2, y3 = (seeds[name]["id"] for name in ("s1", "s2", "s3", "y1", "y2", "y3"))
 
-        posters = [
-            [
-                entry(at(FEB_28, 100 + 60 * round_ + PER_POSTER * t + i), (t + i) % 11, (3 * t + i) % 11)
-                for i in range(PER_POSTER)
-            ]
-            for t in range(POSTERS)
+        posters = [[new(today, (t + i) % 11, (3 * t + i) % 11) for i in range(PER_POSTER)] for t in range(POSTERS)]
+        # The first batch has no backdated entry, so nothing in it locks the patient's panel
+        # row before its recount does.
+        batches = [
+            [new(day, b + i, 10 - b - i) for i, day in enumerate(days)]
+            for b, days in enumerate([(today, today), (yesterday, today), (today, yesterday)])
         ]
-        in_batch = [entry(at(FEB_27 if i % 2 == 0 else FEB_28, 300 + 10 * round_ + i), i, 10 - i) for i in range(6)]
-        s1, s2, s3, o1, o2, o3 = (seeds[n]["id"] for n in ("s1", "s2", "s3", "o1", "o2", "o3"))
+        moves = [
+            (s1, {"recorded_at": on(yesterday)}),
+            (y1, {"recorded_at": on(today), "anxiety": 10}),
+            (s1, {"recorded_at": on(today)}),
+            (s2, {"mood": 10}),
+            (s1, {"recorded_at": on(yesterday)}),
+            (y2, {"anxiety": 0, "mood": 1}),
+        ]
 
-        def poster(bodies: list[dict[str, Any]]) -> Callable[[Api], list[Outcome]]:
-            def job(client: Api) -> list[Outcome]:
-                return [
-                    (f"POST {b['id']}", client.post("/me/entries", b, token=pat.token).status_code, 201) for b in bodies
-                ]
+        jobs: list[Callable[[Api], list[Outcome]]] = [
+            *(
+                lambda client, bodies=bodies: requests(client, [("POST", "/me/entries", b, 201) for b in bodies])
+                for bodies in posters
+            ),
+            lambda client: requests(client, [("PATCH", f"/me/entries/{i}", change, 200) for i, change in moves]),
+            lambda client: requests(client, [("DELETE", f"/me/entries/{i}", None, 204) for i in (y3, s3)]),
+            lambda client: [sent for bodies in batches for sent in send_batch(client, [*bodies, seeds["s4"]])],
+            lambda client: requests(client, [("POST", "/me/entries", seeds[n], 200) for n in ("y4", "s4", "y4")]),
+        ]
+        outcomes = _run_together(app, jobs)
 
-            return job
-
-        def mover(client: Api) -> list[Outcome]:
-            edits = [
-                (s1, {"recorded_at": at(FEB_27, 500 + round_).isoformat()}),  # Feb 28 -> Feb 27
-                (o1, {"recorded_at": at(FEB_28, 500 + round_).isoformat(), "anxiety": 10}),  # Feb 27 -> Feb 28
-                (s2, {"mood": 10}),
-                (o2, {"anxiety": 0, "mood": 1}),
-            ]
-            return [
-                (
-                    f"PATCH {entry_id}",
-                    client.patch(f"/me/entries/{entry_id}", changes, token=pat.token).status_code,
-                    200,
-                )
-                for entry_id, changes in edits
-            ]
-
-        def deleter(client: Api) -> list[Outcome]:
-            return [
-                (f"DELETE {entry_id}", client.delete(f"/me/entries/{entry_id}", token=pat.token).status_code, 204)
-                for entry_id in (o3, s3)
-            ]
-
-        def batcher(client: Api) -> list[Outcome]:
-            resp = client.post("/me/entries/batch", {"entries": [*in_batch, seeds["s4"]]}, token=pat.token)
-            outcome = [("batch", resp.status_code, 200)]
-            if resp.status_code == 200:
-                statuses = [r["status"] for r in resp.json["results"]]
-                expected = ["created"] * len(in_batch) + ["duplicate"]
-                outcome += [
-                    (f"batch item {n}", seen, wanted) for n, (seen, wanted) in enumerate(zip(statuses, expected))
-                ]
-                outcome.append(("batch results", len(statuses), len(expected)))
-            return outcome
-
-        def replayer(client: Api) -> list[Outcome]:
-            return [
-                (f"replay {b['id']}", client.post("/me/entries", b, token=pat.token).status_code, 200)
-                for b in (seeds["o4"], seeds["s4"], seeds["o4"])
-            ]
-
-        outcomes = _run_together(app, [*(poster(b) for b in posters), mover, deleter, batcher, replayer])
-
-        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
         assert errors == [], errors
         failed = [(what, seen) for outcome in outcomes for what, seen, wanted in outcome if seen != wanted]
         assert failed == [], f"round {round_}: {failed}"
 
-        # What the requests left, worked out from their bodies alone.
-        for body in [b for bodies in posters for b in bodies]:
-            live[body["id"]] = (FEB_28, body["mood"], body["anxiety"])
-        for n, body in enumerate(in_batch):
-            live[body["id"]] = (FEB_27 if n % 2 == 0 else FEB_28, body["mood"], body["anxiety"])
-        live[s1] = (FEB_27, *live[s1][1:])
-        live[o1] = (FEB_28, live[o1][1], 10)
+        # What the requests left, from their bodies alone. y4 and s4 were only replayed (and
+        # resent in each batch): counted once, by their seed POSTs.
+        for body in [b for bodies in [*posters, *batches] for b in bodies]:
+            live[body["id"]] = (bodies_day[body["id"]], body["mood"], body["anxiety"])
+        live[s1] = (yesterday, *live[s1][1:])
+        live[y1] = (today, live[y1][1], 10)
         live[s2] = (live[s2][0], 10, live[s2][2])
-        live[o2] = (live[o2][0], 1, 0)
-        del live[o3], live[s3]
-        # o4 and s4 were only replayed: counted once, by their seed POSTs.
+        live[y2] = (live[y2][0], 1, 0)
+        del live[y3], live[s3]
 
         expected = []
-        for day in (FEB_27, FEB_28):
+        for day in (yesterday, today):
             mine = [(mood, anxiety) for d, mood, anxiety in live.values() if d == day]
             expected.append((pat.id, day, len(mine), sum(m for m, _ in mine), sum(a for _, a in mine)))
         assert kept_days(world) == expected, f"round {round_}"
         assert kept_days(world) == days_from_entries(world), f"round {round_}"
-        # 8 seeds, 40 posted, 6 in the batch, 2 deleted each round.
-        assert sum(count for _, _, count, _, _ in expected) == (8 + POSTERS * PER_POSTER + 6 - 2) * (round_ + 1)
+        # Each round: 8 seeds, 40 single posts, 6 in batches, 2 deleted.
+        assert expected[0][2] + expected[1][2] == (8 + POSTERS * PER_POSTER + 6 - 2) * (round_ + 1)
