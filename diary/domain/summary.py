@@ -170,25 +170,21 @@ def _sessions_in(window: Window) -> list[TreatmentSession]:
 
 
 def _checkins_by_session(sessions: list[TreatmentSession]) -> dict[str, list[dict[str, Any]]]:
-    """Each session's check-ins with the mood and anxiety of their (live) answers."""
+    """Each session's check-ins with the mood and anxiety of their (live) answers. Columns,
+    not Checkin objects: a long window holds hundreds of check-ins, only read."""
     by_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if not sessions:
         return by_session
     answer = Entry.__table__.alias("answer")
-    for checkin, mood, anxiety in db.session.execute(
-        select(Checkin, answer.c.mood, answer.c.anxiety)
+    for session_id, label, due_at, status, mood, anxiety in db.session.execute(
+        select(Checkin.session_id, Checkin.label, Checkin.due_at, Checkin.status, answer.c.mood, answer.c.anxiety)
+        .select_from(Checkin)
         .outerjoin(answer, (answer.c.id == Checkin.answer_entry_id) & answer.c.deleted_at.is_(None))
         .where(Checkin.session_id.in_([s.id for s in sessions]))
         .order_by(Checkin.due_at)
     ):
-        by_session[checkin.session_id].append(
-            {
-                "label": checkin.label,
-                "due_at": checkin.due_at,
-                "status": checkin.status,
-                "mood": mood,
-                "anxiety": anxiety,
-            }
+        by_session[session_id].append(
+            {"label": label, "due_at": due_at, "status": status, "mood": mood, "anxiety": anxiety}
         )
     return by_session
 

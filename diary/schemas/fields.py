@@ -161,9 +161,11 @@ OPENAPI_FIELD_TYPES: dict[type, tuple[str, str | None]] = {
 class Rows(fields.List):
     """A long list of flat rows (dates, numbers, strings), documented as a list of `schema`
     and dumped by one conversion per column instead of marshmallow's per-field machinery: a
-    summary's 730 daily rows cost a third of its time otherwise. Output only."""
+    summary's 730 daily rows cost a third of its time otherwise, and a long window's
+    check-ins (a few per session) most of the rest. Output only."""
 
     _CONVERT = {
+        Instant: iso_utc,
         fields.Date: dt.date.isoformat,
         fields.Float: float,
         fields.Integer: int,

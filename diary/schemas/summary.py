@@ -132,7 +132,7 @@ class SummarySessionSchema(MonitoringFlagsSchema):
     monitoring = fields.Nested(MonitoringRecordSchema, allow_none=True, metadata={"description": "the latest version"})
     dose_mg = fields.Float(allow_none=True)
     baseline = fields.Nested(BaselineSchema)
-    checkins = fields.List(fields.Nested(SummaryCheckinSchema))
+    checkins = Rows(SummaryCheckinSchema)
     effect_days = fields.Integer(allow_none=True)
 
 
