@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Integer, bindparam, literal_column, select, text
 
 from diary.extensions import db
 from diary.timeutil import UTC
@@ -604,6 +604,27 @@ def test_the_token_check_and_a_new_entrys_statement_run_on_the_driver_on_postgre
         assert stored.all() == [(4, 6)]
     assert on_driver == ([True, True] if backend == "postgresql" else [False, False])
     assert (resp.json["mood"], resp.json["anxiety"], resp.json["version"]) == (4, 6, 1)
+
+
+def test_a_driver_error_of_a_hot_statement_comes_out_as_sqlalchemys(app, backend):
+    """The error handlers and retry_if_disconnected see the same on the driver's path as on
+    SQLAlchemy's: a DBAPIError of SQLAlchemy's kind, not invalidated when the connection
+    lives, and the session usable after a rollback (a lost connection: tests/test_faults.py)."""
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL runs hot statements on the driver (SQLite answers 1 / 0 with NULL)")
+    from sqlalchemy.exc import DataError
+
+    from diary.database import HotStatement
+
+    failing = HotStatement(select(literal_column("1") / bindparam("zero", type_=Integer)))
+    with app.app_context():
+        connection = db.session.connection()
+        assert failing.on_driver(connection.dialect)
+        with pytest.raises(DataError, match="division by zero") as raised:
+            failing.first(connection, {"zero": 0})
+        assert raised.value.connection_invalidated is False
+        db.session.rollback()
+        assert db.session.execute(text("SELECT 1")).scalar() == 1
 
 
 def test_side_effects_add_one_statement_and_a_replay_reads_the_stored_entry(app, api, patient, backend):
