@@ -2,8 +2,8 @@
 
 The recent local days (ALERT_TREND_RECENT_DAYS, up to today) against the baseline days
 before them (ALERT_TREND_BASELINE_DAYS): entries, mood sum and anxiety sum of each, read
-from the patient's entry_days rows (diary.domain.entry_days). Sums and counts stay integers, so the
-rules compare exact fractions.
+from the patient's entry_days rows (diary.domain.entry_days). Sums and counts stay
+integers, so the rules compare exact fractions.
 """
 
 from __future__ import annotations
